@@ -1,0 +1,36 @@
+"""tunesmith: recordings into music, music into new sound.
+
+The package is layered the way the pipeline runs: :mod:`tunesmith.audio` (I/O,
+windows), :mod:`tunesmith.features` (spectral front end as torch modules),
+:mod:`tunesmith.notes` (``Note`` / ``NoteSequence`` and file formats),
+:mod:`tunesmith.transcribe`, :mod:`tunesmith.compose`, :mod:`tunesmith.transform`,
+:mod:`tunesmith.classify`, :mod:`tunesmith.render` and :mod:`tunesmith.plots`.
+
+Heavy submodules are imported lazily, so ``import tunesmith`` is cheap.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+from tunesmith.errors import TunesmithError, AudioError, NotesError  # noqa: E402
+
+_LAZY = {
+    "Audio": ("tunesmith.audio", "Audio"),
+    "load": ("tunesmith.audio", "load"),
+    "save": ("tunesmith.audio", "save"),
+    "Note": ("tunesmith.notes", "Note"),
+    "NoteSequence": ("tunesmith.notes", "NoteSequence"),
+    "transcribe": ("tunesmith.transcribe", "transcribe"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "TunesmithError", "AudioError", "NotesError", *_LAZY]
