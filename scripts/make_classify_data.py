@@ -1,0 +1,291 @@
+#!/usr/bin/env python
+"""Generate the two labelled sets used by the classifier benchmark (deterministic).
+
+``bench_data/voices/{train,test}/{one,several}/*.wav``
+    *one*: a single monophonic line -- a Bach chorale part (Soprano, Alto, Tenor
+    or Bass from music21's corpus) rendered with FluidSynth on one General MIDI
+    program, or a synthetic speaking voice (espeak-ng, when installed).
+    *several*: a mixture of 2-3 such lines (different melodies, often different
+    instruments) at random relative gains (0 to -12 dB) and start offsets
+    (0-1.5 s). Instruments (GM programs) and espeak voices are split so that the
+    test set uses only instruments and voices never heard in training. Every file
+    is scaled to a random loudness so that level is not a cue.
+
+``bench_data/goodbad/{good,bad}/<melody>.wav``
+    *good*: a clean render of a chorale part on a random program. *bad*: the same
+    render degraded by one or two of clipping, noise bursts, a telephone band
+    (300-3400 Hz), dropouts and mains hum (50 or 60 Hz with harmonics). A good
+    file and its bad copy share a name, so folds grouped by file name keep them
+    together ("split by source melody").
+
+Usage::
+
+    python scripts/make_classify_data.py [--out bench_data] [--quick] [--seed 0]
+
+Voices: GM "Choir Aahs" (52, train), "Voice Oohs" (53, test) and "Synth Voice"
+(54, train) renders count as voices, plus espeak-ng speech (``apt-get install
+espeak-ng``; variants m1-m4, f1-f3 for training, m5-m7, f4-f5 for testing).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SR = 16000
+VOICE_FILE_S = 6.0
+GOODBAD_FILE_S = 20.0
+
+# GM programs that play one line at a time; disjoint train/test instrument sets.
+TRAIN_PROGRAMS = (0, 4, 11, 19, 24, 26, 32, 40, 42, 52, 54, 56, 60, 65, 68, 71, 73, 80, 104, 22)
+TEST_PROGRAMS = (6, 13, 21, 25, 41, 53, 57, 66, 70, 74, 81, 33)
+# Centre pitch (MIDI) each program's part is transposed towards by octaves.
+PROGRAM_CENTRE = {0: 64, 4: 64, 6: 67, 11: 72, 13: 74, 19: 60, 21: 64, 22: 72, 24: 60, 25: 60, 26: 60,
+                  32: 40, 33: 40, 40: 72, 41: 64, 42: 52, 52: 62, 53: 64, 54: 62, 56: 67, 57: 53,
+                  60: 60, 65: 65, 66: 57, 68: 72, 70: 50, 71: 65, 73: 76, 74: 74, 80: 67, 81: 64,
+                  104: 64}
+TRAIN_SPEAKERS = ("m1", "m2", "m3", "m4", "f1", "f2", "f3")
+TEST_SPEAKERS = ("m5", "m6", "m7", "f4", "f5")
+WORDS = ("the morning light came over river hills and every singer in the old hall began a slow "
+         "song about winter roads stone bridges silver boats and a garden where quiet children "
+         "played near seven tall trees while distant bells rang for the harvest market under "
+         "bright clouds people walked home carrying bread apples letters and small wooden boxes").split()
+PARTS = ("Soprano", "Alto", "Tenor", "Bass")
+
+
+def load_melodies(n: int, rng: np.random.Generator):
+    """Up to ``n`` monophonic chorale parts as NoteSequences (sorted corpus, seeded choice)."""
+    import music21
+
+    from tunesmith.notes import music21_to_note_sequence
+
+    paths = sorted(str(p) for p in music21.corpus.getComposer("bach"))
+    paths = [p for p in paths if p.endswith((".mxl", ".xml", ".musicxml", ".krn"))]
+    order = rng.permutation(len(paths))
+    out = []
+    for i in order:
+        if len(out) >= n:
+            break
+        try:
+            score = music21.corpus.parse(paths[i])
+        except Exception:  # noqa: BLE001 - a corpus file music21 cannot read is skipped
+            continue
+        names = [p.partName or "" for p in score.parts]
+        if not all(any(n_.lower().startswith(part.lower()) for n_ in names) for part in PARTS):
+            continue
+        stem = Path(paths[i]).stem.replace(".", "_")
+        for part in PARTS:
+            match = next(k for k, n_ in enumerate(names) if n_.lower().startswith(part.lower()))
+            try:
+                seq = music21_to_note_sequence(score, part=match, name=f"{stem}_{part.lower()}")
+            except Exception:  # noqa: BLE001
+                continue
+            if len(seq.notes) >= 12:
+                out.append(seq)
+    return out[:n]
+
+
+def prepare(seq, program: int, rng: np.random.Generator, seconds: float):
+    """Tempo-scale, transpose towards the program's range and cut to about ``seconds``."""
+    from tunesmith.notes import Note
+
+    qpm = rng.uniform(70, 130)
+    scale = (seq.tempo or 120.0) / qpm
+    centre = PROGRAM_CENTRE.get(program, 64) + rng.integers(-3, 4)
+    mean_pitch = float(np.mean([n.pitch for n in seq.notes]))
+    shift = int(round((centre - mean_pitch) / 12.0)) * 12
+    notes = []
+    start = seq.notes[0].onset
+    for n in seq.notes:
+        on, off = (n.onset - start) * scale, (n.offset - start) * scale
+        if on >= seconds:
+            break
+        vel = int(np.clip(rng.normal(85, 12), 40, 120))
+        notes.append(Note(pitch=n.pitch + shift, onset=on, offset=min(off, seconds), velocity=vel))
+    return seq.copy(notes=notes, tempo=qpm, program=program)
+
+
+def fit_length(y: np.ndarray, seconds: float) -> np.ndarray:
+    n = int(round(seconds * SR))
+    return np.pad(y, (0, max(0, n - len(y))))[:n].astype(np.float32)
+
+
+def render_line(seq, program: int, rng, seconds: float) -> np.ndarray:
+    from tunesmith.render import render
+
+    audio = render(prepare(seq, program, rng, seconds + 1.0), SR, program=program, engine="fluidsynth")
+    return fit_length(audio.samples, seconds)
+
+
+def speak(speaker: str, rng: np.random.Generator, seconds: float) -> np.ndarray | None:
+    """A few seconds of espeak-ng speech with a random pitch and rate (None without espeak-ng)."""
+    import soundfile as sf
+
+    from tunesmith.audio import resample
+
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    if exe is None:
+        return None
+    text = " ".join(rng.choice(WORDS, size=40))
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "s.wav"
+        subprocess.run([exe, "-v", f"en+{speaker}", "-s", str(int(rng.uniform(120, 190))),
+                        "-p", str(int(rng.uniform(20, 80))), "-w", str(wav), text],
+                       check=True, capture_output=True)
+        y, sr = sf.read(str(wav), dtype="float32")
+    y = resample(y, sr, SR)
+    return fit_length(y / (np.max(np.abs(y)) + 1e-9) * 0.5, seconds)
+
+
+def rms_normalise(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    target_db = rng.uniform(-32, -16)
+    rms = np.sqrt(np.mean(y ** 2)) + 1e-9
+    y = y * (10 ** (target_db / 20) / rms)
+    peak = np.max(np.abs(y))
+    return (y * (0.98 / peak) if peak > 0.98 else y).astype(np.float32)
+
+
+def write(path: Path, y: np.ndarray) -> None:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y, SR, subtype="PCM_16")
+
+
+def make_voices(out: Path, melodies, rng, n_lines: dict[str, int]) -> None:
+    """Singles and 2-3 line mixtures per split, instruments disjoint between splits."""
+    from tqdm import tqdm
+
+    half = len(melodies) * 2 // 3
+    split_melodies = {"train": melodies[:half], "test": melodies[half:]}
+    for split, programs, speakers in (("train", TRAIN_PROGRAMS, TRAIN_SPEAKERS),
+                                      ("test", TEST_PROGRAMS, TEST_SPEAKERS)):
+        pool = []  # (source name, audio)
+        mels = split_melodies[split]
+        for i in tqdm(range(n_lines[split]), desc=f"voices/{split} lines", file=sys.stderr):
+            if shutil.which("espeak-ng") and i % 6 == 5:
+                spk = speakers[i % len(speakers)]
+                y = speak(spk, rng, VOICE_FILE_S)
+                pool.append((f"speech-{spk}", y))
+                continue
+            prog = programs[i % len(programs)]
+            seq = mels[int(rng.integers(len(mels)))]
+            y = render_line(seq, prog, rng, VOICE_FILE_S)
+            if np.sqrt(np.mean(y ** 2)) < 1e-4:
+                continue
+            pool.append((f"gm{prog:03d}", y))
+        for i, (name, y) in enumerate(pool):
+            write(out / split / "one" / f"{split}_{i:04d}_{name}.wav", rms_normalise(y, rng))
+        for i in range(len(pool)):
+            k = 2 if rng.random() < 0.6 else 3
+            idx = rng.choice(len(pool), size=k, replace=False)
+            mix = np.zeros(int(VOICE_FILE_S * SR), dtype=np.float64)
+            names = []
+            for j, m in enumerate(idx):
+                name, y = pool[m]
+                y = y / (np.sqrt(np.mean(y ** 2)) + 1e-9)
+                gain = 10 ** (-rng.uniform(0, 12) / 20) if j else 1.0
+                shift = int(rng.uniform(0, 1.5) * SR) if j else 0
+                mix[shift:] += gain * y[:len(mix) - shift]
+                names.append(name)
+            write(out / split / "several" / f"{split}_{i:04d}_{'+'.join(names)}.wav", rms_normalise(mix, rng))
+
+
+# ---------------------------------------------------------------- degradations
+def clip(y, rng):
+    level = rng.uniform(0.15, 0.4) * np.max(np.abs(y))
+    return np.clip(y * rng.uniform(1.0, 2.0), -level, level)
+
+
+def noise_bursts(y, rng):
+    y = y.copy()
+    rms = np.sqrt(np.mean(y ** 2)) + 1e-9
+    n_bursts = int(max(2, len(y) / SR / 3))
+    for _ in range(n_bursts):
+        length = int(rng.uniform(0.15, 0.8) * SR)
+        start = int(rng.integers(0, max(1, len(y) - length)))
+        y[start:start + length] += rng.normal(0, rms * rng.uniform(0.3, 1.5), length)
+    return y
+
+
+def phone_band(y, rng):
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(4, [rng.uniform(250, 450), rng.uniform(2800, 3600)], btype="bandpass", fs=SR, output="sos")
+    return sosfilt(sos, y) * 1.6
+
+
+def dropouts(y, rng):
+    y = y.copy()
+    n_drop = int(max(3, len(y) / SR / 2))
+    for _ in range(n_drop):
+        length = int(rng.uniform(0.05, 0.3) * SR)
+        start = int(rng.integers(0, max(1, len(y) - length)))
+        y[start:start + length] = 0.0
+    return y
+
+
+def hum(y, rng):
+    f = 50.0 if rng.random() < 0.5 else 60.0
+    t = np.arange(len(y)) / SR
+    rms = np.sqrt(np.mean(y ** 2)) + 1e-9
+    h = sum((0.6 ** k) * np.sin(2 * np.pi * f * (k + 1) * t + rng.uniform(0, 6.28)) for k in range(4))
+    return y + h * rms * rng.uniform(0.2, 0.6)
+
+
+DEGRADATIONS = {"clip": clip, "noise": noise_bursts, "phone": phone_band, "dropout": dropouts, "hum": hum}
+
+
+def make_goodbad(out: Path, melodies, rng, n: int) -> None:
+    from tqdm import tqdm
+
+    programs = TRAIN_PROGRAMS + TEST_PROGRAMS
+    names = list(DEGRADATIONS)
+    for i in tqdm(range(n), desc="goodbad", file=sys.stderr):
+        seq = melodies[i % len(melodies)]
+        prog = programs[int(rng.integers(len(programs)))]
+        y = render_line(seq, prog, rng, GOODBAD_FILE_S).astype(np.float64)
+        if np.sqrt(np.mean(y ** 2)) < 1e-4:
+            continue
+        y = y / (np.max(np.abs(y)) + 1e-9) * 0.5
+        k = 1 if rng.random() < 0.7 else 2
+        chosen = rng.choice(names, size=k, replace=False)
+        bad = y.copy()
+        for name in chosen:
+            bad = DEGRADATIONS[name](bad, rng)
+        stem = f"{i:04d}_{seq.name}_gm{prog:03d}"
+        write(out / "good" / f"{stem}.wav", rms_normalise(y, rng))
+        write(out / "bad" / f"{stem}.wav", rms_normalise(bad, rng))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="bench_data", help="root folder (voices/ and goodbad/ go inside)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="a small set for a fast run")
+    ap.add_argument("--only", choices=("voices", "goodbad"), default=None)
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    out = Path(args.out)
+    n_mel = 40 if args.quick else 160
+    melodies = load_melodies(n_mel, rng)
+    print(f"{len(melodies)} chorale parts loaded", file=sys.stderr)
+    if args.only in (None, "voices"):
+        dest = out / "voices"
+        shutil.rmtree(dest, ignore_errors=True)
+        make_voices(dest, melodies, rng, {"train": 60 if args.quick else 300, "test": 30 if args.quick else 150})
+    if args.only in (None, "goodbad"):
+        dest = out / "goodbad"
+        shutil.rmtree(dest, ignore_errors=True)
+        make_goodbad(dest, melodies, rng, 30 if args.quick else 100)
+    print(f"wrote {out}/voices and {out}/goodbad", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
