@@ -95,8 +95,8 @@ def note_name(pitch: float, key: str | None = None) -> str:
 
 
 def name_to_midi(name: str) -> int:
-    """'C4' → 60, 'Bb3' → 58, 'F#5' → 78 (also accepts music21's '-' for flat)."""
-    s = name.strip().replace("-", "b") if not name.strip().startswith("-") else name.strip()
+    """'C4' → 60, 'Bb3' → 58, 'F#5' → 78, 'C-1' → 0 (a '-' is a negative octave, not a flat)."""
+    s = name.strip()
     if not s or s[0].upper() not in _STEP_PC:
         raise ValueError(f"not a note name: {name!r}")
     i, acc = 1, 0
@@ -291,7 +291,8 @@ def midi_to_note_sequence(path: str | Path, track: int | None = None) -> NoteSeq
     except FileNotFoundError:
         raise NotesError("no such file", path) from None
     except Exception as exc:
-        raise NotesError(f"not a readable MIDI file ({' '.join(str(exc).split())[:120]})", path) from None
+        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise NotesError(f"not a readable MIDI file ({reason})", path) from None
     tpb = mid.ticks_per_beat
     tmap = _tempo_map(mid)
     ticks = np.array([t for t, _, _ in tmap])
@@ -504,8 +505,7 @@ def note_sequence_to_music21(seq: NoteSequence, *, grid: float = 0.25, title: st
         dur = max(n.duration_beats for n in ns)
         if i + 1 < len(onsets):
             dur = min(dur, onsets[i + 1] - on)
-        names = [note_name(n.pitch, seq.key).replace("b", "-") if len(note_name(n.pitch, seq.key)) > 1
-                 and note_name(n.pitch, seq.key)[1] == "b" else note_name(n.pitch, seq.key) for n in ns]
+        names = [note_name(n.pitch, seq.key).replace("b", "-") for n in ns]  # music21 writes flats as '-'
         el = music21.chord.Chord(names) if len(ns) > 1 else music21.note.Note(names[0])
         el.quarterLength = dur
         el.volume.velocity = int(max(n.velocity for n in ns))

@@ -41,11 +41,19 @@ def run_batch(files: Sequence[Path], fn: Callable[[Path], Any], *, desc: str = "
         except TunesmithError as exc:
             msg = exc.message if exc.path else str(exc)
             result.failed[f] = msg
-            bar.write(f"tunesmith: skipped {f}: {msg}", file=sys.stderr)
+            verb = "error" if len(files) == 1 else "skipped"
+            bar.write(f"tunesmith: {verb}: {f}: {msg}", file=sys.stderr)
     if result.failed and len(files) > 1:
         print(f"tunesmith: {len(result.done)} of {len(files)} {desc} done, {len(result.failed)} skipped",
               file=sys.stderr)
     return result
+
+
+def say(message: str) -> None:
+    """Print a line to stdout without breaking a running progress bar."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message)
 
 
 def add_common_output(parser, *, required: bool = True, default: str | None = None) -> None:
