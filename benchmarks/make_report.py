@@ -1,0 +1,34 @@
+#!/usr/bin/env python
+"""Assemble BENCHMARKS.md from the latest tables in benchmarks/results/*.md.
+
+Each benchmark script writes its own results file (tables, the command that made
+them and the machine); this script only concatenates them in pipeline order.
+Run: ``python benchmarks/make_report.py``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+ORDER = ["frontend", "transcription", "composer", "transform", "classify"]
+HEADER = """# Benchmarks
+
+Latest tables from `benchmarks/`. Every benchmark runs with one command, compares tunesmith against
+its named peers in the same run and prints these tables; each section says the command and the machine.
+Timings come from a shared 2-core CPU VM: read medians and the ratios measured side by side, not the
+absolute numbers. Assembled by `python benchmarks/make_report.py` from `benchmarks/results/*.md`.
+"""
+
+
+def main() -> None:
+    root = Path(__file__).resolve().parent
+    results = root / "results"
+    files = sorted(results.glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
+    parts = [HEADER]
+    for f in files:
+        parts.append(f.read_text().strip() + "\n")
+    (root.parent / "BENCHMARKS.md").write_text("\n".join(parts))
+    print(f"BENCHMARKS.md: {len(files)} sections ({', '.join(f.stem for f in files)})")
+
+
+if __name__ == "__main__":
+    main()
