@@ -120,3 +120,15 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("interrupted")
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unsupported_sample_format_is_one_line(tmp_path):
+    import struct
+
+    data = b"\x00" * 1000
+    fmt = struct.pack("<HHIIHH", 0x0055, 1, 22050, 44100, 2, 16)  # WAVE_FORMAT_MPEGLAYER3 in a RIFF
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    (tmp_path / "odd.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    with pytest.raises(AudioError, match="not a readable audio file") as exc:
+        load(tmp_path / "odd.wav")
+    assert "odd.wav" in str(exc.value) and "\n" not in str(exc.value)
