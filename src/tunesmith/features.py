@@ -136,13 +136,7 @@ def power_to_db(S: Tensor, ref: float | Callable[[Tensor], Tensor] = 1.0, amin: 
         log_spec = log_spec - 10.0 * torch.log10(torch.clamp(ref_val, min=amin))
     elif ref != 1.0:
         log_spec = log_spec - 10.0 * math.log10(max(float(ref), amin))
-    if top_db is not None:
-        if top_db < 0:
-            raise ValueError("top_db must be non-negative")
-        dims = (-2, -1) if log_spec.ndim >= 2 else (-1,)
-        peak = log_spec.detach().amax(dim=dims, keepdim=True)
-        log_spec = torch.maximum(log_spec, peak - top_db)
-    return log_spec
+    return _apply_top_db(log_spec, top_db)
 
 
 def amplitude_to_db(S: Tensor, ref: float | Callable[[Tensor], Tensor] = 1.0, amin: float = AMIN_AMPLITUDE,
@@ -201,15 +195,85 @@ def stft(x: Tensor, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, w
                       return_complex=True)
 
 
-def _power(D: Tensor, power: float) -> Tensor:
-    """``|D| ** power`` computed without a square root where possible."""
-    re_im = torch.view_as_real(D)
-    P = re_im.pow(2).sum(-1)
+def _power(D: Tensor, power: float, out: Tensor | None = None) -> Tensor:
+    """``|D| ** power`` from ``re**2 + im**2`` (much faster than ``abs`` of a complex tensor on CPU).
+
+    For ``power < 2`` the squared magnitude is floored at the smallest normal float, so
+    that gradients stay finite in silent bins. With ``out`` (no autograd) it works in place.
+    """
+    tiny = torch.finfo(D.real.dtype).tiny
+    if out is not None:
+        torch.mul(D.real, D.real, out=out).addcmul_(D.imag, D.imag)
+        if power == 2.0:
+            return out
+        out.clamp_(min=tiny)
+        return out.sqrt_() if power == 1.0 else out.pow_(power / 2.0)
+    P = D.real.square() + D.imag.square()
     if power == 2.0:
         return P
+    P = P.clamp(min=tiny)
     if power == 1.0:
         return P.sqrt()
     return P.pow(power / 2.0)
+
+
+#: Frames per block on the CPU fast path: about 1 MB of frame data for n_fft = 2048,
+#: so that windowing, FFT, power and the filterbank of one block stay in cache.
+_BLOCK_BYTES = 1 << 20
+
+
+def _needs_graph(*tensors: Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: bool, pad_mode: str,
+               fn: Callable[[Tensor], Tensor], n_rows: int, out_dtype: torch.dtype | None = None) -> Tensor:
+    """Apply ``fn`` to the STFT of ``(batch, samples)`` audio, frame block by frame block.
+
+    ``fn(D, out)`` maps complex STFT frames ``D`` ``(..., frames, 1 + n_fft // 2)`` to real
+    rows ``(..., frames, n_rows)`` (power, filterbank, dB...), writing into ``out`` when it
+    is given. The result is ``(batch, n_rows, frames)``, a transposed view of frame-major
+    memory (like :func:`torch.stft` and :func:`librosa.stft`). On the CPU without autograd
+    the frames are processed in cache-sized blocks written straight into the output, which
+    is several times faster than materialising the whole complex STFT; elsewhere (GPU, or
+    when gradients are needed) the whole STFT is computed at once, with identical results.
+    """
+    if x.shape[-1] == 0:
+        raise ValueError("cannot compute an STFT of an empty signal")
+    window = _buf(window, x)
+    if center:
+        pad = n_fft // 2
+        if pad_mode == "constant":
+            x = torch.nn.functional.pad(x, (pad, pad))
+        else:
+            x = torch.nn.functional.pad(x.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
+    if x.shape[-1] < n_fft:
+        raise ValueError(f"signal of {x.shape[-1]} samples is shorter than n_fft={n_fft} (use center=True)")
+    frames = x.unfold(-1, n_fft, hop_length)  # (batch, frames, n_fft), a view
+    if x.device.type != "cpu" or _needs_graph(x, window):
+        return fn(torch.fft.rfft(frames * window, dim=-1), None).transpose(-1, -2)
+    n_batch, n_frames = frames.shape[0], frames.shape[1]
+    block = max(8, _BLOCK_BYTES // (n_fft * x.element_size()))
+    out = torch.empty(n_batch, n_frames, n_rows, dtype=out_dtype or x.dtype, device=x.device)
+    for b in range(n_batch):
+        fb = frames[b]
+        for t0 in range(0, n_frames, block):
+            D = torch.fft.rfft(fb[t0:t0 + block] * window, dim=-1)
+            fn(D, out[b, t0:t0 + block])
+    return out.transpose(1, 2)
+
+
+def _apply_top_db(S_db: Tensor, top_db: float | None) -> Tensor:
+    """Floor each example of a dB tensor ``(..., n_bins, frames)`` at its maximum minus ``top_db``."""
+    if top_db is None:
+        return S_db
+    if top_db < 0:
+        raise ValueError("top_db must be non-negative")
+    dims = (-2, -1) if S_db.ndim >= 2 else (-1,)
+    peak = S_db.detach().amax(dim=dims, keepdim=True)
+    if _needs_graph(S_db):
+        return torch.maximum(S_db, peak - top_db)
+    return torch.maximum(S_db, peak - top_db, out=S_db)
 
 
 # --------------------------------------------------------------------------------------
@@ -267,8 +331,13 @@ class Spectrogram(nn.Module):
         """Complex STFT of ``(batch, samples)`` audio, ``(batch, n_bins, frames)``."""
         return stft(x, self.n_fft, self.hop_length, _buf(self.window, x), self.center, self.pad_mode)
 
+    def _map(self, x: Tensor, fn: Callable[[Tensor], Tensor], n_rows: int) -> Tensor:
+        """``fn`` applied to the STFT frames of ``x``; see :func:`_framewise`."""
+        return _framewise(x, self.n_fft, self.hop_length, self.window, self.center, self.pad_mode, fn, n_rows)
+
     def _spec(self, x: Tensor, power: float | None = None) -> Tensor:
-        return _power(self.complex_stft(x), self.power if power is None else power)
+        p = self.power if power is None else power
+        return self._map(x, lambda D, out: _power(D, p, out), self.n_fft // 2 + 1)
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
@@ -296,7 +365,18 @@ class LogSpectrogram(Spectrogram):
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
-        return _from_batch(power_to_db(self._spec(x), self.ref, self.amin, self.top_db), lead)
+        offset = 10.0 * math.log10(max(self.ref, self.amin))
+        amin = self.amin
+
+        def db(D: Tensor, out: Tensor | None) -> Tensor:
+            if out is None:
+                S = 10.0 * torch.log10(_power(D, 2.0).clamp(min=amin))
+                return S - offset if offset else S
+            _power(D, 2.0, out).clamp_(min=amin).log10_().mul_(10.0)
+            return out.sub_(offset) if offset else out
+
+        S_db = self._map(x, db, self.n_fft // 2 + 1)
+        return _from_batch(_apply_top_db(S_db, self.top_db), lead)
 
 
 def _mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool,
@@ -338,7 +418,15 @@ class MelSpectrogram(Spectrogram):
         return librosa.mel_frequencies(self.n_mels + 2, fmin=self.fmin, fmax=self.fmax, htk=self.htk)[1:-1]
 
     def _mel(self, x: Tensor) -> Tensor:
-        return torch.matmul(_buf(self.mel_basis, x), self._spec(x))
+        basis_t = _buf(self.mel_basis, x).T  # (n_freq, n_mels)
+        p = self.power
+
+        def mel(D: Tensor, out: Tensor | None) -> Tensor:
+            if out is None:
+                return torch.matmul(_power(D, p), basis_t)
+            return torch.matmul(_power(D, p), basis_t, out=out)
+
+        return self._map(x, mel, self.n_mels)
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
