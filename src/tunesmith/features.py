@@ -43,7 +43,7 @@ __all__ = [
     "Spectrogram", "LogSpectrogram", "MelSpectrogram", "LogMelSpectrogram", "PCEN", "MFCC", "CQT",
     "RMS", "ZeroCrossingRate", "SpectralCentroid", "SpectralFlux", "BandEnergyRatio", "Descriptors",
     "BandPass", "Normalizer", "frontend",
-    "iter_file_features", "features_from_file", "save_file_features",
+    "iter_file_features", "features_from_file", "save_file_features", "describe", "features_png",
 ]
 
 #: Floor applied to power values before the logarithm (librosa's ``amin`` for power_to_db).
@@ -1072,15 +1072,19 @@ def _iter_windows(path: str | Path, sr: int | None, window_s: float, block_s: fl
 def iter_file_features(path: str | Path, kind: str = "logmel", sr: int | None = 22050, window_s: float = 10.0,
                        *, batch_size: int = 8, module: nn.Module | None = None, block_s: float = 60.0,
                        device: str | torch.device = "cpu", check_silence: bool = True,
-                       **kwargs: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                       info: dict | None = None, **kwargs: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Features of a file, window by window, with bounded memory.
 
     Yields ``(starts_s, features)`` per batch of up to ``batch_size`` windows, with
     ``features`` a float32 array ``(n, n_bins, frames)``. Each window of ``window_s``
     seconds is analysed on its own (no overlap; the last is zero-padded). ``module``
-    overrides ``kind``/``kwargs``. With ``check_silence``, a file whose every sample is
-    (nearly) zero raises :class:`tunesmith.errors.AudioError`.
+    overrides ``kind``/``kwargs`` (it must have been built for the rate ``sr``). With
+    ``check_silence``, a file whose every sample is zero raises
+    :class:`tunesmith.errors.AudioError`. ``info``, when given, is filled with ``sr``,
+    ``n_windows`` and ``n_valid`` (real samples in the last window).
     """
+    if window_s <= 0:
+        raise ValueError(f"window_s must be positive, got {window_s}")
     from tunesmith.audio import Audio, check_not_silent
 
     net = module
@@ -1098,6 +1102,8 @@ def iter_file_features(path: str | Path, kind: str = "logmel", sr: int | None = 
 
     for idx, w, n_valid, rate in _iter_windows(path, sr, window_s, block_s):
         rate_seen = rate
+        if info is not None:
+            info.update(sr=rate, n_windows=idx + 1, n_valid=n_valid)
         if net is None:
             net = frontend(kind, rate, **kwargs).to(device).eval()
         peak = max(peak, float(np.max(np.abs(w[:n_valid]))) if n_valid else 0.0)
@@ -1106,8 +1112,8 @@ def iter_file_features(path: str | Path, kind: str = "logmel", sr: int | None = 
         if len(pending) >= batch_size:
             yield flush()
             pending, starts = [], []
-    if check_silence and peak == 0.0:
-        check_not_silent(Audio(np.zeros(1, dtype=np.float32), rate_seen or 22050), path)
+    if check_silence:  # the file's peak against tunesmith.audio's silence threshold
+        check_not_silent(Audio(np.array([peak], dtype=np.float32), rate_seen or 22050), path)
     if pending:
         yield flush()
 
@@ -1164,3 +1170,68 @@ def save_file_features(path: str | Path, out_path: str | Path, kind: str = "logm
             fh.seek(0)
             fh.write(_npy_header(shape))
     return shape
+
+
+def describe(module: nn.Module, kind: str | None = None) -> dict:
+    """Settings of a front-end module as plain JSON-able values (saved beside features and checkpoints)."""
+    d: dict[str, Any] = {"class": type(module).__name__}
+    if kind:
+        d["kind"] = kind
+    for key in ("sr", "n_fft", "hop_length", "win_length", "center", "power", "n_mels", "fmin", "fmax",
+                "top_db", "n_mfcc", "n_bins", "bins_per_octave", "gain", "bias", "pcen_power",
+                "time_constant", "eps", "scale"):
+        if hasattr(module, key):
+            v = getattr(module, key)
+            if isinstance(v, (int, float, bool, str)) or v is None:
+                d[key] = v
+    if isinstance(module, Descriptors):
+        d["rows"] = list(module.names)
+    return d
+
+
+def _frequencies_or_none(module: nn.Module) -> np.ndarray | None:
+    try:
+        return np.asarray(module.frequencies, dtype=float)
+    except (AttributeError, TypeError):
+        return None
+
+
+def features_png(features: np.ndarray, path: str | Path, *, kind: str, module: nn.Module, t0: float = 0.0,
+                 title: str | None = None) -> Path:
+    """Draw one window's features ``(n_bins, frames)`` as a PNG with time in seconds and rows in Hz.
+
+    Power and magnitude spectrograms (``stft``, ``mel``, ``cqt``) are shown in dB (80 dB range);
+    ``logstft``/``logmel`` are already dB; ``pcen`` is drawn on its own scale; ``mfcc``
+    and ``descriptors`` rows are numbered coefficients.
+    """
+    from tunesmith.plots import draw_spectrogram, figure, save_figure
+
+    S = np.asarray(features, dtype=np.float32)
+    sr, hop = int(module.sr), int(module.hop_length)
+    freqs = _frequencies_or_none(module)
+    fig, axes = figure(10, 4)
+    ax = axes[0, 0]
+    if kind in ("stft", "mel", "cqt"):
+        power = float(getattr(module, "power", 1.0)) or 1.0
+        S_db = (20.0 / power) * np.log10(np.maximum(S, 1e-30))  # |X|**power -> dB
+        draw_spectrogram(ax, S_db, sr=sr, hop_length=hop, freqs=freqs, t0=t0, log_y=(kind == "cqt"))
+    elif kind in ("logstft", "logmel"):
+        draw_spectrogram(ax, S, sr=sr, hop_length=hop, freqs=freqs, t0=t0)
+    else:
+        times = t0 + np.arange(S.shape[1] + 1) * hop / sr
+        if kind == "pcen" and freqs is not None:
+            mid = (freqs[1:] + freqs[:-1]) / 2
+            edges = np.concatenate([[max(freqs[0] - (mid[0] - freqs[0]), 0.0)], mid,
+                                    [freqs[-1] + (freqs[-1] - mid[-1])]])
+            ylabel = "frequency (Hz)"
+        else:
+            edges = np.arange(S.shape[0] + 1) - 0.5
+            ylabel = "coefficient" if kind == "mfcc" else "row"
+        mesh = ax.pcolormesh(times, edges, S, shading="flat", cmap="magma" if kind == "pcen" else "coolwarm",
+                             rasterized=True)
+        fig.colorbar(mesh, ax=ax, pad=0.01)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return save_figure(fig, path)
