@@ -1,0 +1,164 @@
+"""``tunesmith train composer``: YAML config + overrides → DataModule, LightningModule, Trainer.
+
+The configuration has four sections, each passed as keyword arguments:
+``data`` → :class:`~tunesmith.compose.data.ComposerDataModule`, ``model`` →
+:class:`~tunesmith.compose.model.MelodyLSTM`, ``optim`` →
+:class:`~tunesmith.compose.model.ComposerModule`, ``trainer`` →
+:class:`lightning.Trainer` (any Trainer option: ``devices``, ``precision``,
+``strategy``, ``max_epochs``, ``gradient_clip_val``...), plus ``early_stopping``
+(patience) and ``seed``. Values come from :data:`DEFAULTS`, then the YAML file,
+then ``section.key=value`` overrides (values parsed as YAML).
+
+A run folder holds ``config.yaml`` (the effective configuration),
+``last.ckpt`` and ``best.ckpt`` (lowest validation bits per note),
+``metrics.csv`` and ``training_curves.png``.
+"""
+from __future__ import annotations
+
+import copy
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tunesmith.errors import TunesmithError
+
+__all__ = ["DEFAULTS", "load_config", "apply_overrides", "train_composer"]
+
+DEFAULTS: dict = {
+    "seed": 0,
+    "data": {"valid_fraction": 0.1, "track": None, "key_normalize": True, "transpose": [0, 0],
+             "seq_len": 256, "batch_size": 32, "cache_dir": None, "workers": None, "num_workers": 0},
+    "model": {"pitch_dim": 64, "dur_dim": 32, "pos_dim": 16, "hidden": 256, "layers": 2, "dropout": 0.3},
+    "optim": {"lr": 2e-3, "weight_decay": 1e-4, "lr_schedule": "plateau", "duration_weight": 1.0,
+              "plateau_patience": 2},
+    "trainer": {"max_epochs": 60, "accelerator": "auto", "devices": 1, "gradient_clip_val": 1.0,
+                "log_every_n_steps": 5, "enable_progress_bar": True},
+    "early_stopping": {"patience": 6},
+}
+
+
+def _merge(base: dict, extra: dict, where: str) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (extra or {}).items():
+        if k not in out:
+            if where in ("trainer",):  # any Trainer option is allowed
+                out[k] = v
+                continue
+            raise TunesmithError(f"unknown setting {where + '.' if where else ''}{k} "
+                                 f"(known: {', '.join(sorted(out))})")
+        out[k] = _merge(out[k], v, k) if isinstance(out[k], dict) and isinstance(v, dict) else v
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
+    """DEFAULTS ← YAML file ← ``section.key=value`` overrides; raises TunesmithError on unknown keys."""
+    import yaml
+
+    cfg = copy.deepcopy(DEFAULTS)
+    if path:
+        p = Path(path)
+        if not p.exists():
+            raise TunesmithError("no such config file", p)
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise TunesmithError(f"not valid YAML ({' '.join(str(exc).split())[:120]})", p) from None
+        if not isinstance(loaded, dict):
+            raise TunesmithError("config must be a mapping of sections", p)
+        cfg = _merge(cfg, loaded, "")
+    return apply_overrides(cfg, overrides or [])
+
+
+def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
+    import yaml
+
+    for item in overrides:
+        if "=" not in item:
+            raise TunesmithError(f"override {item!r} must look like section.key=value, e.g. trainer.max_epochs=5")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        nested: dict = parsed
+        for p in reversed(parts):
+            nested = {p: nested}
+        cfg = _merge(cfg, nested, "")
+    return cfg
+
+
+def _training_meta(dm) -> dict:
+    """What sampling needs to know about the training data (stored in the checkpoint)."""
+    import numpy as np
+
+    mels = dm.train_melodies
+    ts = Counter(tuple(m.time_signature) for m in mels if m.time_signature).most_common(1)
+    tempos = [m.tempo for m in mels if m.tempo]
+    pitches = np.concatenate([m.pitch[m.pitch < 128] - m.shift for m in mels])
+    return {"key_normalize": bool(dm.key_normalize), "time_signature": list(ts[0][0]) if ts else [4, 4],
+            "tempo": float(statistics.median(tempos)) if tempos else 100.0,
+            "pitch_range": [int(np.percentile(pitches, 1)), int(np.percentile(pitches, 99))],
+            "train_songs": len(mels)}
+
+
+def train_composer(data=None, *, config: str | Path | None = None, out_dir: str | Path = "runs/composer",
+                   overrides: list[str] | None = None, resume: bool = False, valid_data=None,
+                   cfg: dict | None = None) -> Path:
+    """Train a composer on a folder of songs; returns the path of the best checkpoint.
+
+    ``resume=True`` continues from ``OUT_DIR/last.ckpt`` (model, optimiser,
+    schedule, epoch and early-stopping state).
+    """
+    import torch
+    import yaml
+
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from tunesmith.compose.data import ComposerDataModule
+    from tunesmith.compose.model import ComposerModule, MelodyLSTM
+    from tunesmith.io import atomic_write_text
+    from tunesmith.plots import training_curves_png
+
+    cfg = copy.deepcopy(cfg) if cfg is not None else load_config(config, overrides)
+    out = Path(out_dir)
+    last = out / "last.ckpt"
+    if resume and not last.exists():
+        raise TunesmithError("nothing to resume: no last.ckpt in the run folder", out)
+    if not resume and last.exists():
+        raise TunesmithError("run folder already holds a training run (use --resume to continue it, "
+                             "or choose another -o)", out)
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(int(cfg["seed"]), workers=True, verbose=False)
+    dcfg = dict(cfg["data"])
+    dcfg["transpose"] = tuple(dcfg["transpose"])
+    dm = ComposerDataModule(data, valid_data, **dcfg)
+    dm.prepare_data()
+    dm.setup("fit")
+    print(f"composer data: {dm.summary()}", file=sys.stderr)
+    net = MelodyLSTM(**cfg["model"])
+    module = ComposerModule(net, **cfg["optim"])
+    module.tunesmith_extra = {**_training_meta(dm), "config": yaml.safe_dump(cfg)}
+    if not resume or not (out / "config.yaml").exists():
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    ckpt_best = ModelCheckpoint(dirpath=out, filename="best", monitor="val_bits_per_note", mode="min",
+                                save_last=True, save_top_k=1, enable_version_counter=False)
+    callbacks = [ckpt_best, LearningRateMonitor(logging_interval="epoch")]
+    if cfg["early_stopping"].get("patience"):
+        callbacks.append(EarlyStopping(monitor="val_bits_per_note", mode="min",
+                                       patience=int(cfg["early_stopping"]["patience"])))
+    logger = CSVLogger(save_dir=str(out), name="", version="")
+    tcfg = dict(cfg["trainer"])
+    trainer = L.Trainer(default_root_dir=str(out), callbacks=callbacks, logger=logger,
+                        enable_model_summary=False, **tcfg)
+    torch.set_float32_matmul_precision("high")
+    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    if trainer.global_rank == 0:
+        metrics = out / "metrics.csv"
+        if metrics.exists():
+            training_curves_png(metrics, out / "training_curves.png", title=f"composer ({out.name})")
+    best = Path(ckpt_best.best_model_path) if ckpt_best.best_model_path else last
+    return best
