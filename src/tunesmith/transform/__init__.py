@@ -1,0 +1,51 @@
+"""Sound transformation: learn a spectrogram-to-spectrogram mapping from paired recordings.
+
+A sound designer has pairs: the same phrase as the input sound and as the sound
+they want (piano -> violin, dry -> amp, clean -> radio). The pieces:
+
+* :mod:`tunesmith.transform.data` -- pair folders / CSVs, checks (sample rate,
+  length, alignment by onset cross-correlation), random aligned crops,
+  :class:`~tunesmith.transform.data.PairDataModule`.
+* :mod:`tunesmith.transform.model` -- U-Net, bidirectional-LSTM-per-frame and
+  GAN (U-Net + patch discriminator) variants in a Lightning module.
+* :mod:`tunesmith.transform.invert` -- batched fast Griffin-Lim and input-phase inversion.
+* :mod:`tunesmith.transform.convert` -- chunked, seamless, bounded-memory conversion.
+* :mod:`tunesmith.transform.train` -- config, training, exported checkpoints.
+* :mod:`tunesmith.transform.metrics` -- LSD, multi-resolution STFT and mel-cepstral distances.
+
+Quick use::
+
+    from tunesmith.transform import train, convert
+    ckpt = train("pairs/", "configs/transform.yaml", out_dir="runs/transform")
+    out = convert(tunesmith.load("new_piano.wav"), ckpt)
+"""
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "train": ("tunesmith.transform.train", "train"),
+    "load_config": ("tunesmith.transform.train", "load_config"),
+    "load_checkpoint": ("tunesmith.transform.train", "load_checkpoint"),
+    "convert": ("tunesmith.transform.convert", "convert"),
+    "convert_file": ("tunesmith.transform.convert", "convert_file"),
+    "Converter": ("tunesmith.transform.convert", "Converter"),
+    "griffinlim": ("tunesmith.transform.invert", "griffinlim"),
+    "invert_with_phase": ("tunesmith.transform.invert", "invert_with_phase"),
+    "load_pairs": ("tunesmith.transform.data", "load_pairs"),
+    "PairDataModule": ("tunesmith.transform.data", "PairDataModule"),
+    "TransformModule": ("tunesmith.transform.model", "TransformModule"),
+    "log_spectral_distance": ("tunesmith.transform.metrics", "log_spectral_distance"),
+    "mrstft_distance": ("tunesmith.transform.metrics", "mrstft_distance"),
+    "mel_cepstral_distance": ("tunesmith.transform.metrics", "mel_cepstral_distance"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'tunesmith.transform' has no attribute {name!r}")
+
+
+__all__ = list(_LAZY)

@@ -1,0 +1,188 @@
+"""Magnitude spectrogram -> waveform: batched fast Griffin-Lim and input-phase inversion.
+
+The transformation model predicts a magnitude only; the phase has to come from
+somewhere. Two answers are offered:
+
+* :func:`invert_with_phase` borrows the input recording's phase, frame by frame:
+  ``y = ISTFT(|Y| * exp(i * angle(X)))``. One inverse STFT, no iterations.
+* :func:`griffinlim` runs the "fast" Griffin-Lim algorithm (Perraudin, Balazs &
+  Sondergaard, 2013): alternate projections between the set of spectrograms with
+  the target magnitude and the set of consistent STFTs, with a momentum term
+  ``alpha`` applied to the consistent estimate,
+
+      c_n = STFT(ISTFT(|Y| * p_{n-1}))
+      t_n = c_n - alpha / (1 + alpha) * c_{n-1}
+      p_n = t_n / |t_n|
+
+  initialised from a given phase (e.g. the input's: far better than random for
+  timbre transfer, since the pitch and timing are shared) or at random.
+
+Everything is torch, batched over a leading dimension and device-agnostic: a
+``(batch, n_freq, frames)`` magnitude gives ``(batch, samples)``. numpy inputs
+are accepted and give numpy outputs. STFT conventions follow librosa
+(``center=True``, zero padding, periodic Hann window, no normalisation), so
+magnitudes from ``librosa.stft`` can be inverted here and vice versa.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = ["stft", "istft", "griffinlim", "invert_with_phase", "DEFAULT_MOMENTUM", "DEFAULT_N_ITER"]
+
+#: Momentum of fast Griffin-Lim (0 gives the classic algorithm). 0.99 is the value Perraudin et al. recommend.
+DEFAULT_MOMENTUM = 0.99
+#: Default number of Griffin-Lim iterations.
+DEFAULT_N_ITER = 32
+#: Added to |t| before dividing, so silent bins keep a finite phase.
+_EPS = 1e-16
+
+
+def _window(n_fft: int, win_length: int | None, window: str, device, dtype) -> torch.Tensor:
+    win_length = win_length or n_fft
+    if window != "hann":
+        raise ValueError(f"only the 'hann' window is supported, got {window!r}")
+    return torch.hann_window(win_length, periodic=True, device=device, dtype=dtype)
+
+
+def stft(y: torch.Tensor, n_fft: int = 2048, hop_length: int | None = None, win_length: int | None = None,
+         window: str = "hann", center: bool = True) -> torch.Tensor:
+    """Complex STFT ``(..., 1 + n_fft // 2, frames)`` of ``y`` ``(..., samples)``, as ``librosa.stft``.
+
+    Frames are centred (``center=True`` pads ``n_fft // 2`` zeros on each side)
+    and unnormalised: a full-scale sine of amplitude ``a`` peaks near
+    ``a * win_length / 4``.
+    """
+    hop_length = hop_length or n_fft // 4
+    shape = y.shape
+    flat = y.reshape(-1, shape[-1])
+    win = _window(n_fft, win_length, window, y.device, y.dtype)
+    if center:
+        flat = torch.nn.functional.pad(flat[:, None], (n_fft // 2, n_fft // 2), mode="constant")[:, 0]
+    S = torch.stft(flat, n_fft, hop_length=hop_length, win_length=win_length or n_fft, window=win,
+                   center=False, return_complex=True)
+    return S.reshape(*shape[:-1], *S.shape[-2:])
+
+
+def istft(S: torch.Tensor, hop_length: int | None = None, win_length: int | None = None,
+          window: str = "hann", center: bool = True, length: int | None = None) -> torch.Tensor:
+    """Inverse of :func:`stft` by weighted overlap-add: ``(..., n_freq, frames)`` -> ``(..., samples)``."""
+    n_fft = 2 * (S.shape[-2] - 1)
+    hop_length = hop_length or n_fft // 4
+    shape = S.shape
+    flat = S.reshape(-1, *shape[-2:])
+    real_dtype = torch.float64 if flat.dtype == torch.complex128 else torch.float32
+    win = _window(n_fft, win_length, window, S.device, real_dtype)
+    if length is None:
+        length = (shape[-1] - 1) * hop_length if center else None
+    y = torch.istft(flat, n_fft, hop_length=hop_length, win_length=win_length or n_fft, window=win,
+                    center=center, length=length)
+    return y.reshape(*shape[:-2], y.shape[-1])
+
+
+def _as_tensor(x):
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(x)), True
+    return x, False
+
+
+def _unit_phase(phase: torch.Tensor) -> torch.Tensor:
+    """A complex unit-modulus tensor from either angles (real) or a complex spectrogram."""
+    if torch.is_complex(phase):
+        return phase / (phase.abs() + _EPS)
+    return torch.polar(torch.ones_like(phase), phase)
+
+
+def invert_with_phase(magnitude, phase, *, hop_length: int | None = None, win_length: int | None = None,
+                      window: str = "hann", center: bool = True, length: int | None = None):
+    """Waveform whose STFT has ``magnitude`` and, approximately, the given ``phase``.
+
+    Parameters
+    ----------
+    magnitude : array or tensor ``(..., n_freq, frames)``, linear STFT magnitude.
+    phase : same shape; either angles in radians or a complex STFT (e.g. the
+        input recording's) whose angles are used.
+    length : number of output samples (default ``(frames - 1) * hop_length``).
+
+    Returns
+    -------
+    ``(..., samples)`` float32 waveform, numpy if ``magnitude`` was numpy.
+    """
+    mag, was_np = _as_tensor(magnitude)
+    ph, _ = _as_tensor(phase)
+    mag = mag.to(torch.float32)
+    ph = ph.to(mag.device)
+    if ph.shape != mag.shape:
+        raise ValueError(f"phase shape {tuple(ph.shape)} differs from magnitude shape {tuple(mag.shape)}")
+    y = istft(mag * _unit_phase(ph).to(torch.complex64), hop_length, win_length, window, center, length)
+    return y.numpy() if was_np else y
+
+
+@torch.no_grad()
+def griffinlim(magnitude, *, n_iter: int = DEFAULT_N_ITER, hop_length: int | None = None,
+               win_length: int | None = None, window: str = "hann", center: bool = True,
+               length: int | None = None, momentum: float = DEFAULT_MOMENTUM, init=None,
+               fixed_frames: int = 0, return_phase: bool = False, seed: int | None = None):
+    """Fast Griffin-Lim: a waveform whose STFT magnitude approaches ``magnitude``.
+
+    Parameters
+    ----------
+    magnitude : array or tensor ``(..., n_freq, frames)``, linear STFT magnitude
+        (``n_fft = 2 * (n_freq - 1)``). Leading dimensions are a batch, processed
+        in one go.
+    n_iter : number of projection iterations (0 returns the initial estimate).
+    momentum : ``alpha`` of fast Griffin-Lim; 0 is the classic algorithm. Values
+        above 1 may diverge.
+    init : initial phase: ``None`` or ``"random"`` (uniform angles, ``seed``),
+        ``"zeros"``, or angles / a complex STFT of the same shape (e.g. the input's).
+    fixed_frames : keep the phase of the first ``fixed_frames`` frames at ``init``
+        throughout (used by chunked conversion to continue the previous chunk's
+        phase seamlessly).
+    return_phase : also return the final unit-modulus complex phase.
+
+    Returns
+    -------
+    waveform ``(..., samples)`` (numpy if ``magnitude`` was numpy), and the phase
+    when ``return_phase``.
+    """
+    mag, was_np = _as_tensor(magnitude)
+    mag = mag.to(torch.float32)
+    if momentum < 0:
+        raise ValueError(f"momentum must be >= 0, got {momentum}")
+    if isinstance(init, str) or init is None:
+        kind = init or "random"
+        if kind == "random":
+            gen = torch.Generator(device="cpu")
+            gen.manual_seed(0 if seed is None else int(seed))
+            angles = torch.rand(mag.shape, generator=gen).to(mag.device) * (2 * math.pi)
+            phase = torch.polar(torch.ones_like(mag), angles)
+        elif kind == "zeros":
+            phase = torch.ones_like(mag, dtype=torch.complex64)
+        else:
+            raise ValueError(f"init must be 'random', 'zeros' or a phase array, got {init!r}")
+    else:
+        ph, _ = _as_tensor(init)
+        if ph.shape != mag.shape:
+            raise ValueError(f"init phase shape {tuple(ph.shape)} differs from magnitude shape {tuple(mag.shape)}")
+        phase = _unit_phase(ph.to(mag.device)).to(torch.complex64)
+    n_fft = 2 * (mag.shape[-2] - 1)
+    hop_length = hop_length or n_fft // 4
+    n_samples = length if length is not None else (mag.shape[-1] - 1) * hop_length
+    fixed = phase[..., :fixed_frames].clone() if fixed_frames else None
+    beta = momentum / (1.0 + momentum)
+    prev = None
+    for _ in range(n_iter):
+        y = istft(mag * phase, hop_length, win_length, window, center, n_samples)
+        rebuilt = stft(y, n_fft, hop_length, win_length, window, center)[..., : mag.shape[-1]]
+        if rebuilt.shape[-1] < mag.shape[-1]:  # length cut the last frame off: keep it as it was
+            rebuilt = torch.cat([rebuilt, (mag * phase)[..., rebuilt.shape[-1]:]], dim=-1)
+        t = rebuilt if prev is None else rebuilt - beta * prev
+        prev = rebuilt
+        phase = t / (t.abs() + _EPS)
+        if fixed is not None:
+            phase[..., :fixed_frames] = fixed
+    y = istft(mag * phase, hop_length, win_length, window, center, n_samples)
+    y = y.numpy() if was_np else y
+    return (y, phase) if return_phase else y

@@ -1,0 +1,218 @@
+"""Training entry point: config -> data -> model -> Lightning -> exported checkpoint.
+
+``train(data, config)`` is what ``tunesmith train transform`` calls. A run folder
+(``out_dir``) receives:
+
+* ``config.yaml`` -- the effective configuration;
+* ``checkpoints/last.ckpt`` (Lightning, for resuming) and ``checkpoints/best.ckpt``;
+* ``metrics.csv`` and ``curves.png`` -- the training curves;
+* ``transform.pt`` -- the exported model: weights, normaliser, config, sample
+  rate, STFT settings and tunesmith version in one file that loads with
+  ``torch.load(..., weights_only=True)`` (see :func:`load_checkpoint`).
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import torch
+
+from tunesmith.errors import CheckpointError, TunesmithError
+
+__all__ = ["DEFAULT_CONFIG", "load_config", "train", "export_checkpoint", "load_checkpoint",
+           "build_module", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "default_checkpoint"]
+
+CHECKPOINT_FORMAT = "tunesmith-transform"
+#: Bumped whenever the saved layout or the meaning of a field changes.
+CHECKPOINT_VERSION = 1
+
+DEFAULT_CONFIG: dict = {
+    "features": {"sr": 22050, "n_fft": 2048, "hop_length": 512},
+    "data": {"crop_frames": 64, "batch_size": 8, "crops_per_epoch": 256, "valid_fraction": 0.1,
+             "align": False, "max_lag_ms": 25.0, "max_length_diff_s": 0.25, "seed": 0},
+    "model": {"arch": "unet", "output": "residual", "base_channels": 8, "depth": 4, "freq_stem": 4,
+              "lstm_hidden": 256, "lstm_layers": 2},
+    "loss": {"l1_db": 1.0, "mrstft": 0.5, "adversarial": 0.05, "top_db": 80.0},
+    "optim": {"lr": 2e-3, "weight_decay": 0.0},
+    "trainer": {"max_epochs": 1000, "max_minutes": 30, "accelerator": "auto", "threads": 0},
+    "inversion": {"method": "gl", "n_iter": 64, "momentum": 0.99},
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
+    """Defaults, then the YAML file at ``path``, then ``overrides`` (nested dicts), merged in that order."""
+    import yaml
+
+    cfg = DEFAULT_CONFIG
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise TunesmithError("no such config file", path)
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise TunesmithError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
+        if not isinstance(loaded, dict):
+            raise TunesmithError("a config must be a mapping of sections", path)
+        unknown = set(loaded) - set(DEFAULT_CONFIG)
+        if unknown:
+            raise TunesmithError(f"unknown config section(s): {', '.join(sorted(unknown))}", path)
+        cfg = _merge(cfg, loaded)
+    return _merge(cfg, overrides or {})
+
+
+def build_module(config: dict):
+    """A fresh :class:`~tunesmith.transform.model.TransformModule` for ``config``."""
+    from tunesmith.transform.model import PatchDiscriminator, TransformModule, build_generator
+
+    n_bins = int(config["features"]["n_fft"]) // 2 + 1
+    gen = build_generator(config["model"], n_bins)
+    disc = PatchDiscriminator(config["model"].get("disc_channels", 16)) if config["model"]["arch"] == "gan" else None
+    return TransformModule(gen, config, disc)
+
+
+def export_checkpoint(module, path: str | Path) -> Path:
+    """Write the inference checkpoint (generator weights + normaliser + config) atomically."""
+    from tunesmith import __version__
+    from tunesmith.io import atomic_path
+
+    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items() if not k.startswith("discriminator.")}
+    payload = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
+               "tunesmith_version": __version__, "config": module.config,
+               "sr": int(module.config["features"]["sr"]), "state_dict": state}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def default_checkpoint() -> Path:
+    """The checkpoint shipped in the repository's ``checkpoints/`` (piano -> violin demo model)."""
+    return Path(__file__).resolve().parents[3] / "checkpoints" / "transform-piano2violin.pt"
+
+
+def load_checkpoint(path: str | Path | None = None, map_location: str = "cpu"):
+    """Load an exported checkpoint into an eval-mode TransformModule; clear CheckpointError on problems."""
+    path = Path(path) if path is not None else default_checkpoint()
+    if not path.is_file():
+        raise CheckpointError("no such checkpoint", path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"not a readable tunesmith checkpoint ({str(exc).splitlines()[0][:120]})", path) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        kind = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"not a transform checkpoint (format {kind!r}); train one with "
+                              f"'tunesmith train transform'", path)
+    if payload.get("format_version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"checkpoint format {payload.get('format_version')} written by tunesmith "
+                              f"{payload.get('tunesmith_version')} is not supported by this version "
+                              f"(needs format {CHECKPOINT_VERSION}); retrain it", path)
+    config = _merge(DEFAULT_CONFIG, payload["config"])
+    config["model"] = dict(config["model"], arch="unet" if config["model"]["arch"] == "gan" else config["model"]["arch"])
+    module = build_module(config)
+    try:
+        module.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"weights do not fit the model in its config ({str(exc).splitlines()[0][:120]})",
+                              path) from None
+    module.config = payload["config"]
+    module.eval()
+    return module
+
+
+def _fit_normalizer(module, dm, max_pairs: int = 200) -> None:
+    from tunesmith.transform.model import magnitude_to_db
+
+    pairs = dm.train_pairs[:max_pairs]
+
+    def dbs(attr):
+        for p in pairs:
+            yield magnitude_to_db(module.spectrogram(torch.from_numpy(getattr(p, attr))).abs())
+
+    module.fit_normalizer(dbs("x"), dbs("y"))
+
+
+def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir: str | Path = "runs/transform",
+          resume: bool = True, fast_dev_run: bool = False, quiet: bool = False, export_to: str | Path | None = None,
+          **overrides) -> Path:
+    """Train a transformation model on the pair folder (or CSV) ``data``; return the exported checkpoint path.
+
+    Parameters
+    ----------
+    data : folder with ``input/`` and ``output/`` (same file names) or a CSV of pairs.
+    config : a config dict, a YAML path, or ``None`` for the defaults.
+    out_dir : run folder (config, Lightning checkpoints, metrics, curves, ``transform.pt``).
+    resume : continue from ``out_dir/checkpoints/last.ckpt`` when it exists.
+    fast_dev_run : one batch of training and validation (a smoke test).
+    export_to : also copy the exported checkpoint there.
+    overrides : nested sections, e.g. ``model={"arch": "lstm"}``, ``trainer={"max_minutes": 5}``.
+    """
+    import lightning as L
+    import yaml
+    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger
+
+    from tunesmith.io import atomic_write_text
+    from tunesmith.plots import training_curves_png
+    from tunesmith.transform.data import PairDataModule
+
+    cfg = config if isinstance(config, dict) else load_config(config)
+    cfg = _merge(cfg, overrides)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    tr, feat, d = cfg["trainer"], cfg["features"], cfg["data"]
+    if int(tr.get("threads", 0)) > 0:
+        torch.set_num_threads(int(tr["threads"]))
+    L.seed_everything(int(d.get("seed", 0)), workers=True, verbose=False)
+    dm = PairDataModule(data, sr=int(feat["sr"]), n_fft=int(feat["n_fft"]), hop_length=int(feat["hop_length"]),
+                        crop_frames=int(d["crop_frames"]), batch_size=int(d["batch_size"]),
+                        crops_per_epoch=int(d["crops_per_epoch"]), valid_fraction=float(d["valid_fraction"]),
+                        align=bool(d["align"]), max_lag_ms=float(d["max_lag_ms"]),
+                        max_length_diff_s=float(d["max_length_diff_s"]), top_db=float(cfg["loss"]["top_db"]),
+                        seed=int(d.get("seed", 0)), quiet=quiet)
+    dm.setup("fit")
+    module = build_module(cfg)
+    _fit_normalizer(module, dm)
+    ckpt_dir = out / "checkpoints"
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss" if dm.valid_pairs else "train_loss",
+                           mode="min", save_last=True, save_top_k=1)
+    max_minutes = float(tr.get("max_minutes") or 0)
+    trainer = L.Trainer(
+        max_epochs=int(tr.get("max_epochs", 1000)),
+        max_time={"minutes": max_minutes} if max_minutes > 0 else None,
+        accelerator=tr.get("accelerator", "auto"), devices=1,
+        logger=CSVLogger(str(out), name="", version=""),
+        callbacks=[best] + ([] if quiet else [TQDMProgressBar(refresh_rate=5)]),
+        reload_dataloaders_every_n_epochs=1, fast_dev_run=fast_dev_run,
+        enable_progress_bar=not quiet, enable_model_summary=not quiet, log_every_n_steps=5,
+        num_sanity_val_steps=0, deterministic=False,
+    )
+    last = ckpt_dir / "last.ckpt"
+    ckpt_path = str(last) if resume and last.exists() and not fast_dev_run else None
+    if ckpt_path and not quiet:
+        print(f"tunesmith: resuming from {last}", file=sys.stderr)
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    best_path = best.best_model_path
+    if best_path and Path(best_path).exists() and not fast_dev_run:
+        state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    module.cpu().eval()
+    exported = export_checkpoint(module, out / "transform.pt")
+    if export_to:
+        export_checkpoint(module, export_to)
+    metrics = out / "metrics.csv"
+    if metrics.exists():
+        try:
+            training_curves_png(metrics, out / "curves.png", title=f"transform ({cfg['model']['arch']})")
+        except Exception as exc:  # a plotting hiccup must not lose a trained model
+            print(f"tunesmith: could not draw curves ({exc})", file=sys.stderr)
+    return exported
