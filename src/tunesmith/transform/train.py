@@ -164,7 +164,7 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     from tunesmith.plots import training_curves_png
     from tunesmith.transform.data import PairDataModule
 
-    cfg = config if isinstance(config, dict) else load_config(config)
+    cfg = _merge(DEFAULT_CONFIG, config) if isinstance(config, dict) else load_config(config)
     cfg = _merge(cfg, overrides)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
