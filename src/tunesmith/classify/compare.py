@@ -1,0 +1,516 @@
+"""Which representation is best for *my* data? k-fold comparison of front ends.
+
+:func:`compare_features` cuts a labelled folder into windows once, assigns every
+source group (by default a file name without extension) to one of ``folds``
+folds, and for each representation trains the same small classifier on the
+training folds and scores the held-out fold. Representations:
+
+``stft`` ``logstft`` ``mel`` ``logmel`` ``pcen`` ``mfcc`` ``cqt``
+    ``tunesmith.features`` front ends, standardised per bin on the training part,
+    into the CNN (the 1-D variant by default: bins as channels, convolution over
+    time, which is fast enough for k-fold runs on a laptop CPU).
+``descriptors+lr``
+    frame descriptors (RMS, zero-crossing rate, centroid, flux, band ratio, ...)
+    summarised per window (mean, std, 10th/90th percentile of each, and of their
+    frame-to-frame differences) into a logistic regression.
+``descriptors+gmm``
+    a Gaussian mixture per class on the frame descriptors and their deltas; a
+    window's class scores are its mean frame log-likelihoods.
+``crbm``
+    a convolutional RBM over time (Lee, Largman, Pham & Ng, NIPS 2009):
+    log-power spectrogram frames PCA-whitened to ``CRBM_PCA`` dimensions,
+    ``CRBM_BASES`` Gaussian-visible/binary-hidden bases of ``CRBM_WIDTH`` frames
+    trained unsupervised with one-step contrastive divergence and a sparsity
+    target on the training part's own audio, hidden probabilities max-pooled by
+    ``CRBM_POOL`` over time, into the CNN. Works on windows of any length.
+``autoencoder``
+    a 1-D convolutional autoencoder on standardised log-mel frames trained
+    (mean squared reconstruction error) on the training part; its bottleneck code
+    goes into the CNN.
+
+Scores per fold: accuracy, balanced accuracy (mean per-class recall) and ROC-AUC
+(one-vs-rest, macro, for more than two classes); the table reports mean ± std
+over folds. Everything is seeded, so a run with the same ``seed`` repeats.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tunesmith.errors import TunesmithError
+
+__all__ = ["ALL_REPRESENTATIONS", "compare_features", "CompareResult", "ConvRBM", "ConvAutoencoder",
+           "fit_network", "window_metrics"]
+
+CNN_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt")
+ALL_REPRESENTATIONS = (*CNN_KINDS, "descriptors+lr", "descriptors+gmm", "crbm", "autoencoder")
+METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
+
+CRBM_PCA = 80          # whitened input dimensions
+CRBM_BASES = 300       # number of convolutional bases (hidden groups)
+CRBM_WIDTH = 6         # frames per basis
+CRBM_POOL = 3          # max-pooling ratio over time
+CRBM_SPARSITY = 0.03   # target mean hidden activation
+CRBM_EPOCHS = 3
+GMM_COMPONENTS = 8
+AE_CODE = 32
+AE_EPOCHS = 8
+
+
+# --------------------------------------------------------------------------- training helpers
+def fit_network(net, x, y, *, epochs: int = 15, lr: float = 3e-3, batch_size: int = 16,
+                class_w=None, seed: int = 0, augment: dict | None = None):
+    """Train ``net`` on standardised features ``x`` (n, bins, frames) and labels ``y`` with AdamW,
+    cosine decay and class-weighted cross-entropy; deterministic for a given ``seed``."""
+    import torch
+    import torch.nn.functional as F
+
+    from tunesmith.classify.model import spec_augment
+
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
+    steps = epochs * math.ceil(len(x) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.2)
+    y = torch.as_tensor(y)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), batch_size):
+            idx = order[i:i + batch_size]
+            if len(idx) < 2:
+                continue
+            xb = x[idx]
+            if augment:
+                xb = spec_augment(xb, generator=g, **augment)
+            loss = F.cross_entropy(net(xb), y[idx], weight=class_w)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    net.eval()
+    return net
+
+
+def _predict(net, x, batch_size: int = 64) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        out = [torch.softmax(net(x[i:i + batch_size]), 1) for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def window_metrics(y_true: np.ndarray, probs: np.ndarray, n_classes: int) -> dict:
+    """Accuracy, balanced accuracy and ROC-AUC of class probabilities (NaN AUC if a class is absent)."""
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    pred = probs.argmax(1)
+    out = {"accuracy": float((pred == y_true).mean()),
+           "balanced_accuracy": float(balanced_accuracy_score(y_true, pred))}
+    try:
+        if n_classes == 2:
+            out["roc_auc"] = float(roc_auc_score(y_true, probs[:, 1]))
+        else:
+            out["roc_auc"] = float(roc_auc_score(y_true, probs, multi_class="ovr", average="macro",
+                                                 labels=list(range(n_classes))))
+    except ValueError:
+        out["roc_auc"] = float("nan")
+    return out
+
+
+# --------------------------------------------------------------------------- learned representations
+def _torch_modules():
+    import torch
+    from torch import nn
+
+    class ConvRBM(nn.Module):
+        """Convolutional RBM over time with Gaussian visible units (unit variance) and binary hidden
+        units: ``n_bases`` filters of ``width`` frames over ``n_in`` whitened dimensions.
+
+        Energy ``E(v,h) = ½||v||² - Σ_k h_k·(W_k * v) - Σ_k b_k Σ_t h_k[t] - c·Σ v``; trained by
+        CD-1 with a sparsity penalty pulling the mean hidden activation towards ``sparsity``.
+        """
+
+        def __init__(self, n_in: int, n_bases: int = CRBM_BASES, width: int = CRBM_WIDTH,
+                     sparsity: float = CRBM_SPARSITY):
+            super().__init__()
+            self.width, self.sparsity = width, sparsity
+            self.W = nn.Parameter(torch.randn(n_bases, n_in, width) * 0.01)
+            self.b = nn.Parameter(torch.full((n_bases,), -2.0))
+            self.c = nn.Parameter(torch.zeros(n_in))
+
+        def hidden(self, v):
+            """P(h=1 | v): (batch, n_bases, frames - width + 1)."""
+            return torch.sigmoid(torch.nn.functional.conv1d(v, self.W, self.b))
+
+        def visible(self, h):
+            """E[v | h]: (batch, n_in, frames)."""
+            return torch.nn.functional.conv_transpose1d(h, self.W) + self.c[:, None]
+
+        @torch.no_grad()
+        def fit(self, v_all, epochs: int = CRBM_EPOCHS, lr: float = 0.01, batch_size: int = 16,
+                sparsity_cost: float = 5.0, seed: int = 0):
+            g = torch.Generator().manual_seed(seed)
+            for _ in range(epochs):
+                order = torch.randperm(len(v_all), generator=g)
+                for i in range(0, len(v_all), batch_size):
+                    v0 = v_all[order[i:i + batch_size]]
+                    h0 = self.hidden(v0)
+                    hs = torch.bernoulli(h0, generator=g)
+                    v1 = self.visible(hs)
+                    h1 = self.hidden(v1)
+                    n = v0.shape[0] * h0.shape[2]
+                    # <v h>_data - <v h>_model as a correlation: conv of v with h over time
+                    pos = torch.nn.functional.conv1d(v0.transpose(0, 1), h0.transpose(0, 1)).transpose(0, 1)
+                    neg = torch.nn.functional.conv1d(v1.transpose(0, 1), h1.transpose(0, 1)).transpose(0, 1)
+                    self.W += lr * (pos - neg) / n
+                    mean_h = h0.mean(dim=(0, 2))
+                    self.b += lr * ((h0 - h1).mean(dim=(0, 2)) + sparsity_cost * (self.sparsity - mean_h))
+                    self.c += lr * 0.1 * (v0 - v1).mean(dim=(0, 2))
+            return self
+
+        @torch.no_grad()
+        def transform(self, v, pool: int = CRBM_POOL):
+            h = self.hidden(v)
+            return torch.nn.functional.max_pool1d(h, pool, ceil_mode=True)
+
+    class ConvAutoencoder(nn.Module):
+        """1-D convolutional autoencoder over time (bins as channels): two strided conv layers down to
+        ``code`` channels at a quarter of the frame rate, two transposed convs back."""
+
+        def __init__(self, n_in: int, code: int = AE_CODE, hidden: int = 64):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Conv1d(n_in, hidden, 5, stride=2, padding=2), nn.ReLU(),
+                                     nn.Conv1d(hidden, code, 5, stride=2, padding=2))
+            self.dec = nn.Sequential(nn.ConvTranspose1d(code, hidden, 4, stride=2, padding=1), nn.ReLU(),
+                                     nn.ConvTranspose1d(hidden, n_in, 4, stride=2, padding=1))
+
+        def forward(self, x):
+            z = self.enc(x)
+            return self.dec(z)[..., :x.shape[-1]]
+
+        def fit(self, x, epochs: int = AE_EPOCHS, lr: float = 3e-3, batch_size: int = 16, seed: int = 0):
+            g = torch.Generator().manual_seed(seed)
+            torch.manual_seed(seed)
+            opt = torch.optim.Adam(self.parameters(), lr=lr)
+            for _ in range(epochs):
+                order = torch.randperm(len(x), generator=g)
+                for i in range(0, len(x), batch_size):
+                    xb = x[order[i:i + batch_size]]
+                    loss = torch.nn.functional.mse_loss(self(xb), xb)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+            self.eval()
+            return self
+
+        @torch.no_grad()
+        def transform(self, x, batch_size: int = 64):
+            return torch.cat([self.enc(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    return ConvRBM, ConvAutoencoder
+
+
+def __getattr__(name):
+    if name in ("ConvRBM", "ConvAutoencoder"):
+        return dict(zip(("ConvRBM", "ConvAutoencoder"), _torch_modules()))[name]
+    raise AttributeError(name)
+
+
+# --------------------------------------------------------------------------- features
+def _frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
+    import torch
+
+    from tunesmith.classify.model import make_frontend
+
+    fe = make_frontend(kind, sr).eval()
+    with torch.no_grad():
+        out = [fe(torch.from_numpy(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+    return torch.cat(out).float()
+
+
+def _standardise(train, *others):
+    mean = train.mean(dim=(0, 2), keepdim=True)
+    std = train.std(dim=(0, 2), keepdim=True).clamp_min(1e-5)
+    return [(t - mean) / std for t in (train, *others)]
+
+
+def _summary(d: np.ndarray) -> np.ndarray:
+    """Per-window summary of frame descriptors (n, k, frames) -> (n, 8k)."""
+    dd = np.diff(d, axis=2)
+    parts = []
+    for a in (d, dd):
+        parts += [a.mean(2), a.std(2), np.percentile(a, 10, axis=2), np.percentile(a, 90, axis=2)]
+    return np.concatenate(parts, axis=1)
+
+
+def _frames_with_deltas(d: np.ndarray) -> np.ndarray:
+    """(n, k, frames) -> (n, frames, 2k): each frame's descriptors and their first difference."""
+    delta = np.diff(d, axis=2, prepend=d[:, :, :1])
+    return np.concatenate([d, delta], axis=1).transpose(0, 2, 1)
+
+
+class GaussianClassScorer:
+    """A diagonal Gaussian mixture per class on frame vectors; a window scores the mean frame
+    log-likelihood under each class (``predict_proba`` is the softmax of those scores)."""
+
+    def __init__(self, n_components: int = GMM_COMPONENTS, seed: int = 0, max_frames: int = 40000):
+        self.n_components, self.seed, self.max_frames = n_components, seed, max_frames
+
+    def fit(self, frames: np.ndarray, y: np.ndarray, n_classes: int) -> "GaussianClassScorer":
+        """``frames`` (n, t, d) per window, ``y`` (n,) labels."""
+        from sklearn.mixture import GaussianMixture
+        from sklearn.preprocessing import StandardScaler
+
+        rng = np.random.default_rng(self.seed)
+        flat = frames.reshape(-1, frames.shape[2])
+        self.scaler = StandardScaler().fit(flat)
+        self.models = []
+        for c in range(n_classes):
+            fc = frames[y == c].reshape(-1, frames.shape[2])
+            if len(fc) > self.max_frames:
+                fc = fc[rng.choice(len(fc), self.max_frames, replace=False)]
+            k = max(1, min(self.n_components, len(fc) // 10))
+            self.models.append(GaussianMixture(k, covariance_type="diag", reg_covar=1e-3,
+                                               random_state=self.seed).fit(self.scaler.transform(fc)))
+        return self
+
+    def scores(self, frames: np.ndarray) -> np.ndarray:
+        n, t, d = frames.shape
+        flat = self.scaler.transform(frames.reshape(-1, d))
+        return np.stack([m.score_samples(flat).reshape(n, t).mean(1) for m in self.models], axis=1)
+
+    def predict_proba(self, frames: np.ndarray) -> np.ndarray:
+        s = self.scores(frames)
+        s = s - s.max(1, keepdims=True)
+        p = np.exp(s)
+        return p / p.sum(1, keepdims=True)
+
+
+# --------------------------------------------------------------------------- the comparison
+@dataclass
+class CompareResult:
+    """Per-representation fold scores and timings; ``table()`` gives mean ± std rows."""
+
+    classes: list[str]
+    n_windows: int
+    n_groups: int
+    folds: int
+    scores: dict[str, list[dict]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def summary(self, rep: str) -> dict:
+        rows = self.scores[rep]
+        out = {}
+        for m in METRICS:
+            v = np.array([r[m] for r in rows], dtype=float)
+            out[m] = (float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
+                      float(np.nanstd(v)) if np.isfinite(v).any() else float("nan"))
+        return out
+
+    def ranked(self) -> list[str]:
+        return sorted(self.scores, key=lambda r: -self.summary(r)["balanced_accuracy"][0])
+
+    def best(self) -> str:
+        return self.ranked()[0]
+
+    def markdown(self) -> str:
+        lines = ["| representation | accuracy | balanced accuracy | ROC-AUC | seconds |",
+                 "|---|---|---|---|---|"]
+        for rep in self.ranked():
+            s = self.summary(rep)
+            cells = [f"{s[m][0]:.3f} ± {s[m][1]:.3f}" for m in METRICS]
+            lines.append(f"| {rep} | {' | '.join(cells)} | {self.seconds.get(rep, 0):.0f} |")
+        return "\n".join(lines) + "\n"
+
+    def csv_text(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["representation", *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")], "seconds",
+                    *[f"balanced_accuracy_fold{k}" for k in range(self.folds)]])
+        for rep in self.ranked():
+            s = self.summary(rep)
+            w.writerow([rep, *[f"{s[m][i]:.4f}" for m in METRICS for i in (0, 1)], f"{self.seconds[rep]:.1f}",
+                        *[f"{r['balanced_accuracy']:.4f}" for r in self.scores[rep]]])
+        return buf.getvalue()
+
+    def bar_chart(self, path: str | Path) -> Path:
+        from tunesmith.plots import figure, save_figure
+
+        reps = self.ranked()
+        fig, axes = figure(max(6.0, 0.8 * len(reps) + 2), 4.0)
+        ax = axes[0, 0]
+        xs = np.arange(len(reps))
+        width = 0.27
+        for j, (m, label) in enumerate(zip(METRICS, ("accuracy", "balanced accuracy", "ROC-AUC"))):
+            means = [self.summary(r)[m][0] for r in reps]
+            stds = [self.summary(r)[m][1] for r in reps]
+            ax.bar(xs + (j - 1) * width, means, width, yerr=stds, capsize=2, label=label)
+        ax.set_xticks(xs, reps, rotation=30, ha="right")
+        lo = min([self.summary(r)["balanced_accuracy"][0] for r in reps] + [0.5])
+        ax.set_ylim(max(0.0, lo - 0.1), 1.0)
+        ax.set_ylabel("score (mean ± std over folds)")
+        ax.set_title(f"{self.folds}-fold comparison, {self.n_windows} windows, {self.n_groups} sources")
+        ax.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+def _parse_representations(features) -> list[str]:
+    if features is None or features == "all" or features == ["all"]:
+        return list(ALL_REPRESENTATIONS)
+    if isinstance(features, str):
+        features = [f.strip() for f in features.split(",") if f.strip()]
+    bad = [f for f in features if f not in ALL_REPRESENTATIONS]
+    if bad:
+        raise TunesmithError(f"unknown representation(s) {', '.join(bad)}; choose from "
+                             f"{', '.join(ALL_REPRESENTATIONS)} or all")
+    return list(dict.fromkeys(features))
+
+
+def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, seed: int = 0,
+                     arch: str = "cnn1d", epochs: int = 15, sr: int = 16000, window_s: float = 10.0,
+                     group_by: str = "stem", out_dir: str | Path | None = None,
+                     progress: bool = True) -> CompareResult:
+    """k-fold comparison of representations on a labelled folder (see the module docstring).
+
+    With ``out_dir`` writes ``compare.md``, ``compare.csv`` and ``compare.png`` there.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from tunesmith.classify.data import file_folds, load_windows, scan_labelled_folder
+    from tunesmith.classify.model import build_network, class_weights
+
+    reps = _parse_representations(features)
+    files, classes = scan_labelled_folder(data_dir, group_by)
+    ws = load_windows(files, classes, sr=sr, window_s=window_s, progress=progress)
+    groups = ws.groups
+    fold = file_folds(groups, ws.y, folds, seed)
+    n_classes = len(classes)
+    result = CompareResult(classes, len(ws), len(set(groups.tolist())), folds)
+    y = ws.y
+    bar = tqdm(total=len(reps) * folds, desc="comparing", unit="fit", disable=not progress, file=sys.stderr)
+    cache: dict[str, object] = {}
+
+    def features_of(kind):
+        if kind not in cache:
+            cache[kind] = _frontend_features(kind, ws.x, sr)
+        return cache[kind]
+
+    for rep in reps:
+        t0 = time.perf_counter()
+        rows = []
+        try:
+            for k in range(folds):
+                bar.set_postfix_str(f"{rep} fold {k + 1}")
+                tr, te = fold != k, fold == k
+                cw = class_weights(np.bincount(y[tr], minlength=n_classes), n_classes)
+                fit_seed = seed * 1000 + k
+                if rep in ("descriptors+lr", "descriptors+gmm"):
+                    d = features_of("descriptors").numpy()
+                    if rep == "descriptors+lr":
+                        probs = _descriptors_lr(d[tr], y[tr], d[te], fit_seed)
+                    else:
+                        fr = _frames_with_deltas(d)
+                        probs = GaussianClassScorer(seed=fit_seed).fit(fr[tr], y[tr], n_classes) \
+                            .predict_proba(fr[te])
+                else:
+                    if rep in CNN_KINDS:
+                        xtr, xte = _standardise(features_of(rep)[tr], features_of(rep)[te])
+                    elif rep == "crbm":
+                        xtr, xte = _crbm_features(features_of("logstft")[tr], features_of("logstft")[te],
+                                                  fit_seed)
+                    else:  # autoencoder
+                        xtr, xte = _autoencoder_features(features_of("logmel")[tr], features_of("logmel")[te],
+                                                         fit_seed)
+                    torch.manual_seed(fit_seed)
+                    net = build_network(arch, xtr.shape[1], n_classes)
+                    fit_network(net, xtr, y[tr], epochs=epochs, class_w=cw, seed=fit_seed)
+                    probs = _predict(net, xte)
+                rows.append(window_metrics(y[te], probs, n_classes))
+                bar.update(1)
+        except TunesmithError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one broken representation must not sink the table
+            result.failed[rep] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+            bar.write(f"tunesmith: {rep} failed ({result.failed[rep]})", file=sys.stderr)
+            bar.update(folds - len(rows))
+            continue
+        result.scores[rep] = rows
+        result.seconds[rep] = time.perf_counter() - t0
+    bar.close()
+    if not result.scores:
+        raise TunesmithError("every representation failed: " + "; ".join(f"{k}: {v}" for k, v in result.failed.items()))
+    if out_dir is not None:
+        from tunesmith.io import atomic_write_text
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "compare.md", result.markdown())
+        atomic_write_text(out / "compare.csv", result.csv_text())
+        result.bar_chart(out / "compare.png")
+    return result
+
+
+def _descriptors_lr(dtr, ytr, dte, seed):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced",
+                                                             random_state=seed))
+    clf.fit(_summary(dtr), ytr)
+    return clf.predict_proba(_summary(dte))
+
+
+def _pca_whitener(frames: np.ndarray, n: int):
+    """Mean and whitening matrix (n, d) of frames (m, d): rows are principal axes / sqrt(eigenvalue)."""
+    mean = frames.mean(0)
+    cov = np.cov(frames - mean, rowvar=False)
+    vals, vecs = np.linalg.eigh(cov)
+    order = np.argsort(vals)[::-1][:n]
+    return mean, (vecs[:, order] / np.sqrt(vals[order] + 1e-2)).T
+
+
+def _crbm_features(spec_tr, spec_te, seed):
+    """PCA-whiten log spectrogram frames (fitted on training frames), train a ConvRBM, pool."""
+    import torch
+
+    ConvRBM, _ = _torch_modules()
+    frames = spec_tr.transpose(1, 2).reshape(-1, spec_tr.shape[1]).numpy().astype(np.float64)
+    rng = np.random.default_rng(seed)
+    if len(frames) > 20000:
+        frames = frames[rng.choice(len(frames), 20000, replace=False)]
+    n_pca = min(CRBM_PCA, spec_tr.shape[1])
+    mean, white = _pca_whitener(frames, n_pca)
+    m = torch.tensor(mean, dtype=torch.float32)[None, :, None]
+    wt = torch.tensor(white, dtype=torch.float32)
+
+    def whiten(s):
+        return torch.einsum("pd,bdt->bpt", wt, s - m)
+
+    vtr, vte = whiten(spec_tr), whiten(spec_te)
+    torch.manual_seed(seed)
+    rbm = ConvRBM(n_pca).fit(vtr, seed=seed)
+    htr = torch.cat([rbm.transform(vtr[i:i + 64]) for i in range(0, len(vtr), 64)])
+    hte = torch.cat([rbm.transform(vte[i:i + 64]) for i in range(0, len(vte), 64)])
+    return _standardise(htr, hte)
+
+
+def _autoencoder_features(mel_tr, mel_te, seed):
+    import torch
+
+    _, ConvAutoencoder = _torch_modules()
+    xtr, xte = _standardise(mel_tr, mel_te)
+    torch.manual_seed(seed)
+    ae = ConvAutoencoder(xtr.shape[1]).fit(xtr, seed=seed)
+    return _standardise(ae.transform(xtr), ae.transform(xte))

@@ -1,0 +1,295 @@
+"""Small CNNs over any front-end representation, the whole classifier, and its LightningModule.
+
+The architecture is a plain ``nn.Module`` (:class:`CNN2d` or :class:`CNN1d`);
+:class:`Classifier` chains front end (``tunesmith.features``), a per-bin
+standardiser fitted on the training windows (:class:`BinNorm`) and the network,
+so that it maps raw audio ``(batch, samples)`` to class logits.
+:class:`ClassifierModule` is the LightningModule that trains it with
+class-weighted cross-entropy and optional SpecAugment-style masking.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+try:  # Lightning is only needed for training
+    import lightning as L
+    _LightningBase = L.LightningModule
+except ImportError:  # pragma: no cover
+    _LightningBase = nn.Module
+
+__all__ = ["FEATURE_KINDS", "DEFAULT_FEATURE_SETTINGS", "make_frontend", "BinNorm", "CNN2d", "CNN1d",
+           "build_network", "Classifier", "ClassifierModule", "spec_augment"]
+
+#: Representations the classifier can be trained on (``tunesmith.features.frontend`` kinds).
+FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors")
+N_FFT = 1024
+HOP_LENGTH = 512
+N_MELS = 64
+#: Front-end settings per kind (librosa names); ``sr`` is added from the data.
+DEFAULT_FEATURE_SETTINGS = {
+    "stft": {"n_fft": N_FFT, "hop_length": HOP_LENGTH},
+    "logstft": {"n_fft": N_FFT, "hop_length": HOP_LENGTH},
+    "mel": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
+    "logmel": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
+    "pcen": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
+    "mfcc": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS, "n_mfcc": 20},
+    "cqt": {"hop_length": HOP_LENGTH, "n_bins": 84, "bins_per_octave": 12},
+    "descriptors": {"n_fft": N_FFT, "hop_length": HOP_LENGTH},
+}
+BN_EPS = 1e-5
+STD_FLOOR = 1e-5
+
+
+def make_frontend(kind: str, sr: int, **settings) -> nn.Module:
+    """The ``tunesmith.features`` module for ``kind`` with the given settings (defaults above)."""
+    from tunesmith import features
+    from tunesmith.errors import TunesmithError
+
+    if kind not in FEATURE_KINDS:
+        raise TunesmithError(f"unknown features {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
+    kw = {**DEFAULT_FEATURE_SETTINGS[kind], **settings}
+    return features.frontend(kind, sr, **kw)
+
+
+class BinNorm(nn.Module):
+    """Per-bin standardisation ``(x - mean[f]) / std[f]`` with statistics fitted on training features.
+
+    Statistics are buffers, so they travel with the model's state dict.
+    """
+
+    def __init__(self, n_bins: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_bins))
+        self.register_buffer("std", torch.ones(n_bins))
+
+    @torch.no_grad()
+    def fit(self, batches) -> "BinNorm":
+        """Fit on an iterable of ``(batch, n_bins, frames)`` tensors (streaming sums, float64)."""
+        s = s2 = None
+        n = 0
+        for b in batches:
+            b = b.double()
+            bs, b2 = b.sum(dim=(0, 2)), (b * b).sum(dim=(0, 2))
+            s, s2 = (bs, b2) if s is None else (s + bs, s2 + b2)
+            n += b.shape[0] * b.shape[2]
+        if n == 0:
+            return self
+        mean = s / n
+        var = (s2 / n - mean * mean).clamp_min(0.0)
+        self.mean.copy_(mean.float())
+        self.std.copy_(var.sqrt().clamp_min(STD_FLOOR).float())
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean[:, None]) / self.std[:, None]
+
+
+def _block2d(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=BN_EPS),
+                         nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True))
+
+
+def _block1d(cin: int, cout: int, k: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv1d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm1d(cout, eps=BN_EPS),
+                         nn.ReLU(inplace=True), nn.MaxPool1d(2, ceil_mode=True))
+
+
+class CNN2d(nn.Module):
+    """A small 2-D CNN over (bins, frames): conv3x3-BN-ReLU-maxpool2 blocks, then global
+    mean and max pooling over both axes, dropout and a linear layer. Any input size works."""
+
+    def __init__(self, n_bins: int, n_classes: int, channels=(16, 32, 64), dropout: float = 0.3):
+        super().__init__()
+        chans = (1, *channels)
+        self.blocks = nn.Sequential(*[_block2d(a, b) for a, b in zip(chans[:-1], chans[1:])])
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * chans[-1], n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(x.unsqueeze(1))
+        return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.drop(self.embed(x)))
+
+
+class CNN1d(nn.Module):
+    """A 1-D CNN over time with the bins as input channels (kernel ``kernel`` frames),
+    global mean and max pooling over time, dropout and a linear layer."""
+
+    def __init__(self, n_bins: int, n_classes: int, channels=(64, 64, 64), kernel: int = 5,
+                 dropout: float = 0.3):
+        super().__init__()
+        chans = (n_bins, *channels)
+        self.blocks = nn.Sequential(*[_block1d(a, b, kernel) for a, b in zip(chans[:-1], chans[1:])])
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * chans[-1], n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(x)
+        return torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.drop(self.embed(x)))
+
+
+def build_network(arch: str, n_bins: int, n_classes: int, **kw) -> nn.Module:
+    """``arch`` is ``cnn2d`` or ``cnn1d``; ``kw`` go to the network (channels, dropout, kernel)."""
+    from tunesmith.errors import TunesmithError
+
+    if arch == "cnn2d":
+        kw.pop("kernel", None)
+        return CNN2d(n_bins, n_classes, **kw)
+    if arch == "cnn1d":
+        return CNN1d(n_bins, n_classes, **kw)
+    raise TunesmithError(f"unknown architecture {arch!r}; choose cnn2d or cnn1d")
+
+
+class Classifier(nn.Module):
+    """Raw audio ``(batch, samples)`` -> class logits: front end, per-bin standardiser, network.
+
+    ``config`` is the plain dict that rebuilds it (``features``, ``feature_settings``,
+    ``sr``, ``arch``, ``network``, ``classes``, ``window_s``).
+    """
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = dict(config)
+        self.classes = list(config["classes"])
+        self.sr = int(config["sr"])
+        self.window_s = float(config["window_s"])
+        self.frontend = make_frontend(config["features"], self.sr, **config.get("feature_settings", {}))
+        n_bins = self._n_bins()
+        self.norm = BinNorm(n_bins)
+        self.net = build_network(config.get("arch", "cnn2d"), n_bins, len(self.classes),
+                                 **dict(config.get("network", {})))
+
+    @torch.no_grad()
+    def _n_bins(self) -> int:
+        probe = torch.zeros(1, int(self.sr * min(self.window_s, 1.0)))
+        return int(self.frontend(probe).shape[1])
+
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        """Standardised features ``(batch, n_bins, frames)``."""
+        if audio.dim() == 1:
+            audio = audio.unsqueeze(0)
+        return self.norm(self.frontend(audio))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.net(self.features(audio))
+
+    @torch.no_grad()
+    def fit_norm(self, audio_batches) -> None:
+        """Fit the standardiser on an iterable of raw-audio batches (training windows only)."""
+        self.norm.fit(self.frontend(b) for b in audio_batches)
+
+    @torch.no_grad()
+    def predict_proba(self, audio: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+        """Class probabilities ``(n, n_classes)`` for windows ``(n, samples)``, in eval mode."""
+        was = self.training
+        self.eval()
+        out = [F.softmax(self(audio[i:i + batch_size]), dim=1) for i in range(0, len(audio), batch_size)]
+        self.train(was)
+        return torch.cat(out) if out else torch.zeros(0, len(self.classes))
+
+
+def spec_augment(feats: torch.Tensor, *, time_masks: int = 2, time_width: float = 0.1,
+                 freq_masks: int = 2, freq_width: float = 0.15, generator: torch.Generator | None = None
+                 ) -> torch.Tensor:
+    """SpecAugment-style masking: zero ``time_masks`` random spans of up to ``time_width`` of the
+    frames and ``freq_masks`` spans of up to ``freq_width`` of the bins, independently per example.
+
+    Applied to standardised features, so zero is the per-bin mean.
+    """
+    b, nf, nt = feats.shape
+    out = feats.clone()
+    dev = feats.device
+
+    def masks(n_masks, size, width):
+        keep = torch.ones(b, size, device=dev, dtype=torch.bool)
+        max_w = max(1, int(size * width))
+        idx = torch.arange(size, device=dev)
+        for _ in range(n_masks):
+            w = torch.randint(0, max_w + 1, (b, 1), generator=generator).to(dev)
+            s = (torch.rand(b, 1, generator=generator).to(dev) * (size - w + 1)).floor()
+            keep &= ~((idx >= s) & (idx < s + w))
+        return keep
+
+    if time_masks:
+        out = out * masks(time_masks, nt, time_width)[:, None, :]
+    if freq_masks:
+        out = out * masks(freq_masks, nf, freq_width)[:, :, None]
+    return out
+
+
+def class_weights(counts, n_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights ``n / (k * count_c)`` (1 for an absent class)."""
+    counts = torch.as_tensor(counts, dtype=torch.float32)
+    total = counts.sum()
+    w = torch.where(counts > 0, total / (n_classes * counts.clamp_min(1)), torch.ones_like(counts))
+    return w
+
+
+class ClassifierModule(_LightningBase):
+    """Trains a :class:`Classifier` with class-weighted cross-entropy (AdamW, cosine decay)."""
+
+    def __init__(self, model: Classifier, *, lr: float = 2e-3, weight_decay: float = 1e-3,
+                 class_counts=None, spec_augment: dict | None = None, max_epochs: int = 30):
+        super().__init__()
+        self.model = model
+        self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
+        n = len(model.classes)
+        self.register_buffer("class_w", class_weights(class_counts if class_counts is not None
+                                                      else [1] * n, n))
+        self.augment = dict(spec_augment) if spec_augment else None
+
+    def forward(self, audio):
+        return self.model(audio)
+
+    def _step(self, batch, train: bool):
+        x, y = batch
+        feats = self.model.features(x)
+        if train and self.augment:
+            feats = spec_augment(feats, **self.augment)
+        logits = self.model.net(feats)
+        loss = F.cross_entropy(logits, y, weight=self.class_w)
+        return loss, logits
+
+    def training_step(self, batch, batch_idx):
+        loss, logits = self._step(batch, True)
+        acc = (logits.argmax(1) == batch[1]).float().mean()
+        self.log("train_loss", loss, prog_bar=True, on_epoch=True, on_step=False, batch_size=len(batch[1]))
+        self.log("train_acc", acc, on_epoch=True, on_step=False, batch_size=len(batch[1]))
+        return loss
+
+    def on_validation_epoch_start(self):
+        self._val = []
+
+    def validation_step(self, batch, batch_idx):
+        loss, logits = self._step(batch, False)
+        self.log("val_loss", loss, prog_bar=True, on_epoch=True, batch_size=len(batch[1]))
+        self._val.append((logits.argmax(1).cpu(), batch[1].cpu()))
+
+    def on_validation_epoch_end(self):
+        if not self._val:
+            return
+        pred = torch.cat([p for p, _ in self._val])
+        true = torch.cat([t for _, t in self._val])
+        self.log("val_acc", (pred == true).float().mean(), prog_bar=True)
+        self.log("val_bacc", balanced_accuracy(pred, true, len(self.model.classes)))
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.max_epochs))
+        return {"optimizer": opt, "lr_scheduler": sched}
+
+
+def balanced_accuracy(pred: torch.Tensor, true: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Mean over present classes of per-class recall."""
+    recalls = [((pred == c) & (true == c)).sum() / (true == c).sum()
+               for c in range(n_classes) if (true == c).any()]
+    return torch.stack(recalls).float().mean() if recalls else torch.tensor(math.nan)

@@ -1,0 +1,316 @@
+"""Training the window classifier, its portable checkpoint, and classifying files.
+
+``train_classifier`` runs Lightning on a labelled folder (see
+:mod:`tunesmith.classify.data`) and writes into ``out_dir``::
+
+    config.yaml        the effective configuration (also inside the checkpoint)
+    classifier.pt      the portable checkpoint (best validation loss), loads with weights_only=True
+    last.ckpt          Lightning's last checkpoint, to resume an interrupted run
+    metrics.csv        the CSV log; curves.png its picture
+
+``classify_files`` cuts each file into the model's windows and returns per-window
+and per-file class probabilities (the file's probability is the mean over its
+windows, weighted by how much real audio each window holds).
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tunesmith.errors import CheckpointError, TunesmithError
+
+__all__ = ["DEFAULT_CONFIG", "load_config", "train_classifier", "save_classifier", "load_classifier",
+           "classify_audio", "classify_files", "WindowPredictions", "write_predictions_csv"]
+
+CHECKPOINT_FORMAT = "tunesmith.classifier"
+CHECKPOINT_VERSION = 1
+
+DEFAULT_CONFIG: dict = {
+    "features": "logmel",
+    "feature_settings": {},
+    "sr": 16000,
+    "window_s": 10.0,
+    "hop_s": None,
+    "arch": "cnn2d",
+    "network": {"channels": [16, 32, 64], "dropout": 0.3},
+    "group_by": "stem",
+    "class_weighting": True,
+    "spec_augment": {"time_masks": 2, "time_width": 0.1, "freq_masks": 2, "freq_width": 0.15},
+    "training": {"max_epochs": 30, "batch_size": 16, "lr": 0.002, "weight_decay": 0.001,
+                 "val_fraction": 0.2, "seed": 0, "patience": 8},
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(path: str | Path | None = None, base: dict | None = None, **overrides) -> dict:
+    """The default config, updated from a YAML file and then from non-None ``overrides``."""
+    import yaml
+
+    cfg = copy.deepcopy(base if base is not None else DEFAULT_CONFIG)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise TunesmithError("config file not found", path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise TunesmithError(f"invalid YAML ({str(exc).splitlines()[0]})", path) from None
+        if not isinstance(data, dict):
+            raise TunesmithError("config must be a mapping of settings", path)
+        unknown = set(data) - set(cfg)
+        if unknown:
+            raise TunesmithError(f"unknown settings: {', '.join(sorted(unknown))}", path)
+        cfg = _merge(cfg, data)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if k in cfg.get("training", {}):
+            cfg["training"][k] = v
+        else:
+            cfg[k] = v
+    return cfg
+
+
+def _model_config(cfg: dict, classes: list[str]) -> dict:
+    keys = ("features", "feature_settings", "sr", "window_s", "hop_s", "arch", "network")
+    out = {k: copy.deepcopy(cfg[k]) for k in keys}
+    out["network"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in out["network"].items()}
+    out["classes"] = list(classes)
+    return out
+
+
+def save_classifier(model, path: str | Path, extra: dict | None = None) -> Path:
+    """Write the portable checkpoint: config, classes, sample rate, front-end settings, weights."""
+    import torch
+
+    from tunesmith import __version__
+    from tunesmith.io import atomic_path
+
+    payload = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
+               "tunesmith_version": __version__, "config": copy.deepcopy(model.config),
+               "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+               "extra": extra or {}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def load_classifier(path: str | Path, expected_classes: list[str] | None = None):
+    """Load a portable checkpoint into a :class:`~tunesmith.classify.model.Classifier` (eval mode)."""
+    import torch
+
+    from tunesmith.classify.model import Classifier
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("checkpoint not found", path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        raise CheckpointError(f"not a readable tunesmith checkpoint ({type(exc).__name__})", path) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError("not a tunesmith classifier checkpoint", path)
+    version = payload.get("format_version")
+    if version != CHECKPOINT_VERSION:
+        raise CheckpointError(f"checkpoint format {version} (tunesmith {payload.get('tunesmith_version')}) "
+                              f"is not readable by this tunesmith (format {CHECKPOINT_VERSION})", path)
+    try:
+        model = Classifier(payload["config"])
+        model.load_state_dict(payload["state_dict"])
+    except TunesmithError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"checkpoint does not match this tunesmith's classifier "
+                              f"({str(exc).splitlines()[0][:120]})", path) from None
+    if expected_classes is not None and list(model.classes) != list(expected_classes):
+        raise CheckpointError(f"checkpoint classes {model.classes} are not {expected_classes}", path)
+    model.eval()
+    model.checkpoint_path = path
+    model.extra = payload.get("extra", {})
+    return model
+
+
+def train_classifier(data_dir: str | Path, out_dir: str | Path = "runs/classifier", *,
+                     config: str | Path | dict | None = None, features: str | None = None,
+                     arch: str | None = None, max_epochs: int | None = None, seed: int | None = None,
+                     resume: bool = True, fast_dev_run: bool = False, progress: bool = True,
+                     accelerator: str = "auto"):
+    """Train the window classifier on a labelled folder; returns the path of ``classifier.pt``.
+
+    ``config`` is a YAML path or a dict of settings (see :data:`DEFAULT_CONFIG`);
+    ``features``, ``arch``, ``max_epochs`` and ``seed`` override it. With
+    ``resume`` an interrupted run in ``out_dir`` continues from ``last.ckpt``.
+    """
+    import lightning as L
+    import torch
+    import yaml
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from tunesmith.classify.data import ClassifyDataModule
+    from tunesmith.classify.model import Classifier, ClassifierModule
+    from tunesmith.io import atomic_write_text
+
+    if isinstance(config, dict):
+        cfg = load_config(None, base=_merge(DEFAULT_CONFIG, config), features=features, arch=arch,
+                          max_epochs=max_epochs, seed=seed)
+    else:
+        cfg = load_config(config, features=features, arch=arch, max_epochs=max_epochs, seed=seed)
+    tr = cfg["training"]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(tr["seed"], workers=True, verbose=False)
+
+    dm = ClassifyDataModule(data_dir, sr=cfg["sr"], window_s=cfg["window_s"], hop_s=cfg["hop_s"],
+                            val_fraction=tr["val_fraction"], batch_size=tr["batch_size"],
+                            group_by=cfg["group_by"], seed=tr["seed"])
+    dm.setup("fit")
+    model = Classifier(_model_config(cfg, dm.classes))
+    train_x = torch.from_numpy(dm.train_set.x)
+    model.fit_norm(train_x[i:i + 32] for i in range(0, len(train_x), 32))
+    counts = dm.class_counts() if cfg["class_weighting"] else None
+    module = ClassifierModule(model, lr=tr["lr"], weight_decay=tr["weight_decay"], class_counts=counts,
+                              spec_augment=cfg["spec_augment"], max_epochs=tr["max_epochs"])
+    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+
+    has_val = len(dm.val_set) > 0
+    monitor = "val_loss" if has_val else "train_loss"
+    best_cb = ModelCheckpoint(dirpath=out_dir, filename="best", monitor=monitor, mode="min",
+                              save_last=True, save_top_k=1)
+    callbacks = [best_cb]
+    if has_val and tr.get("patience"):
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=int(tr["patience"]), mode="min"))
+    logger = CSVLogger(str(out_dir), name="", version="")
+    trainer = L.Trainer(max_epochs=tr["max_epochs"], accelerator=accelerator, devices=1, logger=logger,
+                        callbacks=callbacks, enable_progress_bar=progress, fast_dev_run=fast_dev_run,
+                        deterministic="warn", log_every_n_steps=1, enable_model_summary=False)
+    last = out_dir / "last.ckpt"
+    ckpt_path = str(last) if resume and last.exists() and not fast_dev_run else None
+    if ckpt_path:
+        print(f"tunesmith: resuming from {last}", file=sys.stderr)
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+
+    best = best_cb.best_model_path
+    if best and Path(best).exists() and not fast_dev_run:
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    model = module.model.cpu().eval()
+    path = save_classifier(model, out_dir / "classifier.pt",
+                           extra={"train_files": len(dm.train_set.files), "classes": dm.classes})
+    metrics = out_dir / "metrics.csv"
+    if metrics.exists():
+        try:
+            from tunesmith.plots import training_curves_png
+
+            training_curves_png(metrics, out_dir / "curves.png", title="classifier")
+        except Exception as exc:  # noqa: BLE001 - a missing picture must not lose the trained model
+            print(f"tunesmith: could not draw training curves ({exc})", file=sys.stderr)
+    return path
+
+
+@dataclass
+class WindowPredictions:
+    """Class probabilities of one file: per window ``probs`` (n, k) with ``starts``/``ends`` in
+    seconds, and ``file_probs`` (k,) the length-weighted mean over windows."""
+
+    path: Path | None
+    classes: list[str]
+    starts: np.ndarray
+    ends: np.ndarray
+    probs: np.ndarray
+    file_probs: np.ndarray
+
+    @property
+    def label(self) -> str:
+        return self.classes[int(np.argmax(self.file_probs))]
+
+    @property
+    def window_labels(self) -> list[str]:
+        return [self.classes[i] for i in self.probs.argmax(axis=1)]
+
+
+def classify_audio(audio, model, *, hop_s: float | None = None, batch_size: int = 32,
+                   path: Path | None = None) -> WindowPredictions:
+    """Per-window and per-file probabilities for an :class:`~tunesmith.audio.Audio`."""
+    import torch
+
+    from tunesmith.audio import windows
+
+    if audio.sr != model.sr:
+        audio = audio.resample(model.sr)
+    w = windows(audio, model.window_s, hop_s)
+    probs = model.predict_proba(torch.from_numpy(w.samples), batch_size=batch_size).numpy()
+    weights = w.lengths.astype(np.float64)
+    file_probs = (probs * weights[:, None]).sum(0) / max(weights.sum(), 1.0)
+    return WindowPredictions(path, list(model.classes), w.starts.astype(float),
+                             w.starts + w.lengths / w.sr, probs, file_probs)
+
+
+def write_predictions_csv(results: list[WindowPredictions], path: str | Path) -> Path:
+    """One row per file (``scope=file``) followed by its windows (``scope=window``)."""
+    from tunesmith.io import atomic_write_text
+
+    if not results:
+        raise TunesmithError("nothing to write")
+    classes = results[0].classes
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["file", "scope", "start_s", "end_s", "label", *[f"p_{c}" for c in classes]])
+    for r in results:
+        w.writerow([str(r.path), "file", "0.000", f"{r.ends.max():.3f}", r.label,
+                    *[f"{p:.4f}" for p in r.file_probs]])
+        for s, e, lab, p in zip(r.starts, r.ends, r.window_labels, r.probs):
+            w.writerow([str(r.path), "window", f"{s:.3f}", f"{e:.3f}", lab, *[f"{x:.4f}" for x in p]])
+    return atomic_write_text(path, buf.getvalue())
+
+
+def classify_files(paths, checkpoint, *, hop_s: float | None = None, csv_path: str | Path | None = None,
+                   quiet: bool = False):
+    """Classify audio files (or folders) with a checkpoint (path or loaded model).
+
+    Returns ``(results, batch)``: the :class:`WindowPredictions` of the good files,
+    and the :class:`~tunesmith.cli.common.BatchResult` with the skipped ones.
+    ``batch.throughput`` is windows per second of model time (loading excluded).
+    """
+    from tunesmith.audio import check_not_silent, load
+    from tunesmith.cli.common import iter_inputs, run_batch
+    from tunesmith.io import AUDIO_EXTENSIONS
+
+    model = load_classifier(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
+    files = iter_inputs([str(p) for p in paths], AUDIO_EXTENSIONS)
+    timing = {"seconds": 0.0, "windows": 0}
+
+    def one(f: Path) -> WindowPredictions:
+        audio = check_not_silent(load(f, sr=model.sr), f)
+        t0 = time.perf_counter()
+        r = classify_audio(audio, model, hop_s=hop_s, path=f)
+        timing["seconds"] += time.perf_counter() - t0
+        timing["windows"] += len(r.starts)
+        return r
+
+    batch = run_batch(files, one, desc="classifying", quiet=quiet)
+    results = [batch.done[f] for f in files if f in batch.done]
+    batch.throughput = timing["windows"] / timing["seconds"] if timing["seconds"] > 0 else float("nan")
+    batch.windows = timing["windows"]
+    if csv_path is not None and results:
+        write_predictions_csv(results, csv_path)
+    return results, batch
