@@ -168,7 +168,7 @@ def _window_tensor(window: str | tuple | np.ndarray | Tensor, win_length: int, n
         w = np.pad(w, (left, n_fft - win_length - left))
     elif win_length > n_fft:
         raise ValueError(f"win_length={win_length} must be <= n_fft={n_fft}")
-    return torch.as_tensor(w, dtype=torch.float32)
+    return torch.as_tensor(w, dtype=torch.float64)  # kept exact; cast to the audio's dtype on use
 
 
 def stft(x: Tensor, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, window: Tensor | None = None,
@@ -195,23 +195,30 @@ def stft(x: Tensor, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, w
                       return_complex=True)
 
 
-def _power(D: Tensor, power: float, out: Tensor | None = None) -> Tensor:
+def _power(D: Tensor, power: float, out: Tensor | None = None, dtype: torch.dtype | None = None) -> Tensor:
     """``|D| ** power`` from ``re**2 + im**2`` (much faster than ``abs`` of a complex tensor on CPU).
 
-    For ``power < 2`` the squared magnitude is floored at the smallest normal float, so
-    that gradients stay finite in silent bins. With ``out`` (no autograd) it works in place.
+    The squared magnitude is formed in ``D``'s precision and then cast to ``dtype`` (or
+    ``out``'s dtype) before the root. For ``power < 2`` it is floored at the smallest
+    normal float, so that gradients stay finite in silent bins. With ``out`` (no
+    autograd) it works in place.
     """
-    tiny = torch.finfo(D.real.dtype).tiny
+    re, im = D.real, D.imag
     if out is not None:
-        torch.mul(D.real, D.real, out=out).addcmul_(D.imag, D.imag)
+        if out.dtype == re.dtype:
+            torch.mul(re, re, out=out).addcmul_(im, im)
+        else:
+            out.copy_(re.square().addcmul_(im, im))
         if power == 2.0:
             return out
-        out.clamp_(min=tiny)
+        out.clamp_(min=torch.finfo(out.dtype).tiny)
         return out.sqrt_() if power == 1.0 else out.pow_(power / 2.0)
-    P = D.real.square() + D.imag.square()
+    P = re.square() + im.square()
+    if dtype is not None and P.dtype != dtype:
+        P = P.to(dtype)
     if power == 2.0:
         return P
-    P = P.clamp(min=tiny)
+    P = P.clamp(min=torch.finfo(P.dtype).tiny)
     if power == 1.0:
         return P.sqrt()
     return P.pow(power / 2.0)
@@ -227,7 +234,8 @@ def _needs_graph(*tensors: Tensor) -> bool:
 
 
 def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: bool, pad_mode: str,
-               fn: Callable[[Tensor], Tensor], n_rows: int, out_dtype: torch.dtype | None = None) -> Tensor:
+               fn: Callable[[Tensor], Tensor], n_rows: int, fft_dtype: torch.dtype | None = None,
+               rows_major: bool = False) -> Tensor:
     """Apply ``fn`` to the STFT of ``(batch, samples)`` audio, frame block by frame block.
 
     ``fn(D, out)`` maps complex STFT frames ``D`` ``(..., frames, 1 + n_fft // 2)`` to real
@@ -237,30 +245,81 @@ def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: b
     the frames are processed in cache-sized blocks written straight into the output, which
     is several times faster than materialising the whole complex STFT; elsewhere (GPU, or
     when gradients are needed) the whole STFT is computed at once, with identical results.
+
+    ``fft_dtype=torch.float64`` windows and transforms float32 audio in double precision
+    (as librosa does internally), which lowers the round-off floor of the spectrum from
+    about -130 dB to far below -200 dB re. full scale; the output keeps the input's dtype.
+    ``rows_major`` makes the fast path's output a contiguous ``(batch, n_rows, frames)``
+    (``out`` is then a strided view; best for a few rows, e.g. mel bands).
     """
     if x.shape[-1] == 0:
         raise ValueError("cannot compute an STFT of an empty signal")
-    window = _buf(window, x)
+    out_dtype = x.dtype
+    fft_dtype = x.dtype if fft_dtype is None or fft_dtype == x.dtype else fft_dtype
+    window = window.to(device=x.device, dtype=fft_dtype)
+    fast = x.device.type == "cpu" and not _needs_graph(x, window)
+    segments = _frame_segments(x, n_fft, hop_length, center, pad_mode, split=fast)
+    if not fast:
+        frames = segments[0][1]
+        res = fn(torch.fft.rfft(frames * window, dim=-1), None)
+        return res.to(out_dtype).transpose(-1, -2)
+    n_batch = x.shape[0]
+    n_frames = sum(fr.shape[1] for _, fr in segments)
+    block = max(8, _BLOCK_BYTES // (n_fft * (8 if fft_dtype == torch.float64 else 4)))
+    if rows_major:
+        out = torch.empty(n_batch, n_rows, n_frames, dtype=out_dtype, device=x.device)
+        view = out.transpose(1, 2)
+    else:
+        view = torch.empty(n_batch, n_frames, n_rows, dtype=out_dtype, device=x.device)
+        out = view.transpose(1, 2)
+    for offset, frames in segments:
+        n_seg = frames.shape[1]
+        for b in range(n_batch):
+            fb = frames[b]
+            for t0 in range(0, n_seg, block):
+                blk = fb[t0:t0 + block]
+                blk = blk * window if fft_dtype == out_dtype else blk.to(fft_dtype).mul_(window)
+                D = torch.fft.rfft(blk, dim=-1)
+                fn(D, view[b, offset + t0:offset + min(t0 + block, n_seg)])
+    return out
+
+
+def _frame_segments(x: Tensor, n_fft: int, hop_length: int, center: bool, pad_mode: str,
+                    split: bool = True) -> list[tuple[int, Tensor]]:
+    """Frames of ``(batch, n)`` audio as ``[(first_frame_index, view (batch, frames, n_fft)), ...]``.
+
+    With ``center`` and zero padding and ``split``, only the few frames that overlap the
+    padding are built from small padded copies; the interior frames are views of ``x``
+    itself, so a long batch is never copied just to pad it. Otherwise one segment of
+    the padded signal is returned.
+    """
+    n = x.shape[-1]
+    pad = n_fft // 2 if center else 0
+    if center and split and pad_mode == "constant":
+        t_lo = -(-pad // hop_length)  # first frame that starts inside x
+        t_hi = (n - n_fft + pad) // hop_length  # last frame that ends inside x
+        n_frames = 1 + (n + 2 * pad - n_fft) // hop_length
+        if t_lo <= t_hi:
+            segs = []
+            if t_lo > 0:
+                need = (t_lo - 1) * hop_length + n_fft  # padded samples the head frames span
+                xs = x[:, : max(0, min(n, need - pad))]
+                head = torch.nn.functional.pad(xs, (pad, need - pad - xs.shape[-1]))
+                segs.append((0, head.unfold(-1, n_fft, hop_length)))
+            start = t_lo * hop_length - pad
+            segs.append((t_lo, x[:, start:].unfold(-1, n_fft, hop_length)[:, : t_hi - t_lo + 1]))
+            if t_hi + 1 < n_frames:
+                tail = torch.nn.functional.pad(x[:, (t_hi + 1) * hop_length - pad:], (0, pad))
+                segs.append((t_hi + 1, tail.unfold(-1, n_fft, hop_length)[:, : n_frames - t_hi - 1]))
+            return segs
     if center:
-        pad = n_fft // 2
         if pad_mode == "constant":
             x = torch.nn.functional.pad(x, (pad, pad))
         else:
             x = torch.nn.functional.pad(x.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
     if x.shape[-1] < n_fft:
         raise ValueError(f"signal of {x.shape[-1]} samples is shorter than n_fft={n_fft} (use center=True)")
-    frames = x.unfold(-1, n_fft, hop_length)  # (batch, frames, n_fft), a view
-    if x.device.type != "cpu" or _needs_graph(x, window):
-        return fn(torch.fft.rfft(frames * window, dim=-1), None).transpose(-1, -2)
-    n_batch, n_frames = frames.shape[0], frames.shape[1]
-    block = max(8, _BLOCK_BYTES // (n_fft * x.element_size()))
-    out = torch.empty(n_batch, n_frames, n_rows, dtype=out_dtype or x.dtype, device=x.device)
-    for b in range(n_batch):
-        fb = frames[b]
-        for t0 in range(0, n_frames, block):
-            D = torch.fft.rfft(fb[t0:t0 + block] * window, dim=-1)
-            fn(D, out[b, t0:t0 + block])
-    return out.transpose(1, 2)
+    return [(0, x.unfold(-1, n_fft, hop_length))]
 
 
 def _apply_top_db(S_db: Tensor, top_db: float | None) -> Tensor:
@@ -331,9 +390,13 @@ class Spectrogram(nn.Module):
         """Complex STFT of ``(batch, samples)`` audio, ``(batch, n_bins, frames)``."""
         return stft(x, self.n_fft, self.hop_length, _buf(self.window, x), self.center, self.pad_mode)
 
-    def _map(self, x: Tensor, fn: Callable[[Tensor], Tensor], n_rows: int) -> Tensor:
+    #: dtype of the windowing and FFT (None: the audio's); PCEN sets float64, see :func:`_framewise`.
+    fft_dtype: torch.dtype | None = None
+
+    def _map(self, x: Tensor, fn: Callable[[Tensor], Tensor], n_rows: int, rows_major: bool = False) -> Tensor:
         """``fn`` applied to the STFT frames of ``x``; see :func:`_framewise`."""
-        return _framewise(x, self.n_fft, self.hop_length, self.window, self.center, self.pad_mode, fn, n_rows)
+        return _framewise(x, self.n_fft, self.hop_length, self.window, self.center, self.pad_mode, fn, n_rows,
+                          self.fft_dtype, rows_major)
 
     def _spec(self, x: Tensor, power: float | None = None) -> Tensor:
         p = self.power if power is None else power
@@ -417,16 +480,33 @@ class MelSpectrogram(Spectrogram):
 
         return librosa.mel_frequencies(self.n_mels + 2, fmin=self.fmin, fmax=self.fmax, htk=self.htk)[1:-1]
 
+    def _sparse_basis(self, like: Tensor) -> Tensor:
+        """The mel filterbank as a CSR sparse matrix (each FFT bin feeds at most two bands,
+        so about 2 % of the dense matrix is non-zero); cached per dtype and device."""
+        key = (like.dtype, like.device, self.mel_basis._version, self.mel_basis.data_ptr())
+        cache = self.__dict__.setdefault("_csr_cache", {})
+        if key not in cache:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
+                cache.clear()
+                cache[key] = _buf(self.mel_basis, like).to_sparse_csr()
+        return cache[key]
+
     def _mel(self, x: Tensor) -> Tensor:
-        basis_t = _buf(self.mel_basis, x).T  # (n_freq, n_mels)
+        basis = _buf(self.mel_basis, x)  # (n_mels, n_freq)
         p = self.power
+        fast = x.device.type == "cpu" and not _needs_graph(x, basis)
+        csr = self._sparse_basis(x) if fast else None
 
         def mel(D: Tensor, out: Tensor | None) -> Tensor:
+            P = _power(D, p, dtype=basis.dtype)
             if out is None:
-                return torch.matmul(_power(D, p), basis_t)
-            return torch.matmul(_power(D, p), basis_t, out=out)
+                return torch.matmul(P, basis.T)
+            return out.T.copy_(torch.sparse.mm(csr, P.T))
 
-        return self._map(x, mel, self.n_mels)
+        return self._map(x, mel, self.n_mels, rows_major=True)
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
@@ -509,13 +589,19 @@ class PCEN(MelSpectrogram):
     the range of 32-bit integer audio that PCEN's constants were designed for):
     ``PCEN(sr)(y)`` equals ``librosa.pcen(scale * melspectrogram(y, power=power), sr=sr,
     hop_length=hop_length, gain, bias, power=pcen_power, time_constant, eps)``.
+    The STFT is computed in ``fft_dtype`` (default float64, see :func:`_framewise`),
+    because the ``2**31`` scale makes PCEN sensitive to spectral content 130 dB below
+    full scale, where float32 round-off would otherwise show.
     """
 
     def __init__(self, sr: int, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
                  fmin: float = 0.0, fmax: float | None = None, *, power: float = 1.0, scale: float = 2.0 ** 31,
                  gain: float = 0.98, bias: float = 2.0, pcen_power: float = 0.5, time_constant: float = 0.400,
-                 eps: float = 1e-6, **kwargs: Any):
+                 eps: float = 1e-6, fft_dtype: torch.dtype | None = torch.float64, **kwargs: Any):
         super().__init__(sr, n_fft, hop_length, n_mels, fmin, fmax, power, **kwargs)
+        # PCEN's 2**31 gain lifts spectral content 130 dB down into view, where a float32
+        # FFT's round-off noise lives: transform in double precision (as librosa does)
+        self.fft_dtype = fft_dtype
         if gain < 0 or bias < 0 or pcen_power < 0 or eps <= 0 or time_constant <= 0:
             raise ValueError("PCEN needs gain, bias, pcen_power >= 0 and eps, time_constant > 0")
         self.scale, self.gain, self.bias, self.pcen_power = float(scale), float(gain), float(bias), float(pcen_power)
@@ -525,16 +611,26 @@ class PCEN(MelSpectrogram):
     def pcen(self, E: Tensor) -> Tensor:
         """PCEN of an energy tensor ``(..., n_bins, frames)`` (already scaled)."""
         M = first_order_smooth(E, self.b)
-        smooth = torch.exp(-self.gain * (math.log(self.eps) + torch.log1p(M / self.eps)))
-        if self.pcen_power == 0:
+        g, p, bias = self.gain, self.pcen_power, self.bias
+        if not _needs_graph(E):  # same formula, in place: 2x less memory traffic
+            smooth = M.div_(self.eps).log1p_().add_(math.log(self.eps)).mul_(-g).exp_()
+            if p == 0:
+                return smooth.mul_(E).log1p_()
+            if bias == 0:
+                return smooth.log_().add_(torch.log(E)).mul_(p).exp_()
+            return smooth.mul_(E).div_(bias).log1p_().mul_(p).expm1_().mul_(bias ** p)
+        smooth = torch.exp(-g * (math.log(self.eps) + torch.log1p(M / self.eps)))
+        if p == 0:
             return torch.log1p(E * smooth)
-        if self.bias == 0:
-            return torch.exp(self.pcen_power * (torch.log(E) + torch.log(smooth)))
-        return (self.bias ** self.pcen_power) * torch.expm1(self.pcen_power * torch.log1p(E * smooth / self.bias))
+        if bias == 0:
+            return torch.exp(p * (torch.log(E) + torch.log(smooth)))
+        return (bias ** p) * torch.expm1(p * torch.log1p(E * smooth / bias))
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
-        return _from_batch(self.pcen(self._mel(x) * self.scale), lead)
+        E = self._mel(x)
+        E = E * self.scale if _needs_graph(E) else E.mul_(self.scale)
+        return _from_batch(self.pcen(E), lead)
 
 
 def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
