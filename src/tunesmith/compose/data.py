@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 import lightning as L
 
 from tunesmith.compose.tokens import BOS, N_DURATIONS, N_PITCH_TOKENS, REST, TokenMelody, encode
-from tunesmith.errors import NotesError, TunesmithError
+from tunesmith.errors import CheckpointError, NotesError, TunesmithError
 from tunesmith.io import AUDIO_EXTENSIONS, SYMBOLIC_EXTENSIONS, atomic_path, atomic_write_text
 
 __all__ = ["load_melody", "load_corpus", "melody_files", "split_by_song", "ComposerDataModule",
@@ -163,7 +163,7 @@ def _parse_to_cache(path: str, params: dict, cache_dir: str) -> tuple[str, str |
             with open(tmp, "wb") as fh:
                 np.savez(fh, meta=np.array(meta), **mel.to_dict())
         return path, None
-    except TranscriberMissing as exc:
+    except (TranscriberMissing, CheckpointError) as exc:  # not the file's fault: retried next time
         return path, exc.message
     except TunesmithError as exc:
         msg = exc.message if exc.path else str(exc)
