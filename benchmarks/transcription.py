@@ -1,0 +1,243 @@
+"""Transcription benchmark: tunesmith vs basic-pitch, pYIN and torchcrepe, on the same files in one run.
+
+    python scripts/make_transcription_eval.py          # once: builds bench_data/transcription_eval
+    python benchmarks/transcription.py [--quick] [--data bench_data/transcription_eval]
+
+Peers (benchmark-only; never runtime dependencies of tunesmith):
+
+    pip install --no-deps basic-pitch==0.4.0 torchcrepe==0.0.24
+    pip install pretty_midi "resampy>=0.2.2,<0.4.3" "setuptools<81"
+
+* basic-pitch 0.4.0, ONNX model (icassp_2022/nmp.onnx) through ``basic_pitch.inference.Model``,
+  default thresholds; it is polyphonic, so only the loudest note at a time is kept (greedy by
+  amplitude; a note overlapping a kept louder one by more than half its length is dropped, and
+  overlaps are trimmed).
+* librosa.pyin (fmin 55 Hz, fmax 2100 Hz, frame 2048, hop 256 at 22.05 kHz) + the SAME note
+  segmentation as tunesmith (tunesmith.transcribe.segment) with a spectral-flux onset curve
+  (tunesmith.transcribe.onsets.spectral_flux), onset threshold 0.3, pYIN's voiced flag.
+* torchcrepe 0.0.24 "tiny" (Viterbi decoder, fmin 50, fmax 1980 Hz, hop 10 ms at 16 kHz;
+  voiced where periodicity >= 0.21) + the same segmentation. torchaudio cannot load with the
+  CPU torch here, so an inert torchaudio module is put in sys.modules before the import.
+
+Scores: mir_eval note P/R/F1 onset-only (50 ms, 50 cents) and with offsets (ratio 0.2), mean
+over files; speed = audio seconds / wall seconds from file path to notes (model loading
+excluded, each system warmed up once), torch and onnxruntime on 2 threads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import types
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT / "bench_data" / "transcription_eval"
+RESULTS = ROOT / "benchmarks" / "results" / "transcription.md"
+THREADS = 2
+
+
+# ----------------------------------------------------------------------------- systems
+def _track_from_f0(f0_hz, voiced, hop_s, y, sr, hop_length):
+    """A FrameTrack for an external f0 tracker: its f0 and voicing, spectral-flux onsets, RMS power."""
+    import librosa
+
+    from tunesmith.transcribe.onsets import spectral_flux
+    from tunesmith.transcribe.pitch import FrameTrack
+
+    n = len(f0_hz)
+    f0 = np.where(voiced & np.isfinite(f0_hz) & (f0_hz > 0), 69 + 12 * np.log2(np.maximum(f0_hz, 1e-6) / 440), np.nan)
+    pitch = np.where(np.isfinite(f0), np.round(np.nan_to_num(f0)), 0).astype(np.int64)
+    power = librosa.feature.rms(y=y, frame_length=2048, hop_length=hop_length, center=True)[0] ** 2
+    power = np.pad(power, (0, max(0, n - len(power))))[:n]
+    return FrameTrack(hop_s=hop_s, pitch=pitch, f0=f0, voiced=voiced.astype(np.float32),
+                      confidence=np.ones(n, np.float32), onset=spectral_flux(y, sr, hop_length, n_frames=n),
+                      offset=np.zeros(n, np.float32), power=power)
+
+
+def make_tunesmith():
+    from tunesmith.transcribe import transcribe_file
+    from tunesmith.transcribe.pitch import load_model
+
+    load_model()
+    return lambda path: transcribe_file(path)
+
+
+def make_basic_pitch():
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from basic_pitch import ICASSP_2022_MODEL_PATH  # noqa: F401
+    from basic_pitch.inference import Model, predict
+
+    from tunesmith.notes import Note, NoteSequence
+
+    onnx = Path(sys.modules["basic_pitch"].__file__).parent / "saved_models" / "icassp_2022" / "nmp.onnx"
+    model = Model(onnx)
+
+    def run(path):
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            _, _, events = predict(str(path), model)
+        kept = []
+        for s, e, p, a, _ in sorted(events, key=lambda ev: -ev[3]):
+            ov = sum(max(0.0, min(e, ke) - max(s, ks)) for ks, ke, _, _ in kept)
+            if ov <= 0.5 * (e - s):
+                kept.append((s, e, p, a))
+        kept.sort()
+        notes = []
+        for i, (s, e, p, a) in enumerate(kept):
+            if i + 1 < len(kept):
+                e = min(e, kept[i + 1][0])
+            if e > s:
+                notes.append(Note(float(p), float(s), float(e), int(np.clip(a * 127, 1, 127))))
+        return NoteSequence(notes)
+
+    return run
+
+
+def make_pyin():
+    import librosa
+
+    from tunesmith.audio import load
+    from tunesmith.notes import NoteSequence
+    from tunesmith.transcribe.segment import segment
+
+    sr, hop = 22050, 256
+
+    def run(path):
+        y = load(path, sr=sr).samples
+        f0, flag, _ = librosa.pyin(y, fmin=55.0, fmax=2100.0, sr=sr, frame_length=2048, hop_length=hop)
+        track = _track_from_f0(f0, flag.astype(bool), hop / sr, y, sr, hop)
+        return NoteSequence(segment(track, onset_threshold=0.3))
+
+    return run
+
+
+def make_crepe():
+    sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))
+    import torch
+    import torchcrepe
+
+    from tunesmith.audio import load
+    from tunesmith.notes import NoteSequence
+    from tunesmith.transcribe.segment import segment
+
+    sr, hop = 16000, 160
+
+    def run(path):
+        y = load(path, sr=sr).samples
+        with torch.inference_mode():
+            f0, per = torchcrepe.predict(torch.from_numpy(y)[None], sr, hop, 50.0, 1980.0, "tiny",
+                                         decoder=torchcrepe.decode.viterbi, return_periodicity=True, batch_size=2048)
+        per = torchcrepe.filter.median(per, 3)
+        f0, per = f0[0].numpy(), per[0].numpy()
+        track = _track_from_f0(f0, per >= 0.21, hop / sr, y, sr, hop)
+        return NoteSequence(segment(track, onset_threshold=0.3))
+
+    # load the weights outside the timed region
+    torchcrepe.infer(torch.zeros(1, 1024), "tiny")
+    return run
+
+
+SYSTEMS = {"tunesmith": make_tunesmith, "basic-pitch": make_basic_pitch, "pYIN+seg": make_pyin,
+           "crepe-tiny+seg": make_crepe}
+
+
+# ----------------------------------------------------------------------------- run
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--quick", action="store_true", help="one excerpt per instrument")
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/transcription.md")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(THREADS)
+    from tunesmith.audio import info
+    from tunesmith.notes import load_notes
+    from tunesmith.transcribe.evaluate import note_scores
+
+    data = Path(args.data)
+    manifest = json.loads((data / "manifest.json").read_text())["excerpts"]
+    if args.quick:
+        seen, sub = set(), []
+        for m in manifest:
+            if m["instrument"] not in seen:
+                seen.add(m["instrument"])
+                sub.append(m)
+        manifest = sub
+    systems = {}
+    for name in args.systems.split(","):
+        try:
+            systems[name] = SYSTEMS[name]()
+        except Exception as exc:  # noqa: BLE001 - a peer that does not install is reported, not fatal
+            print(f"skipping {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    warm = data / "clean" / f"{manifest[0]['stem']}.wav"
+    for run in systems.values():
+        run(warm)
+    scores = defaultdict(list)          # (version, system) -> [(instrument, (P,R,F), (Po,Ro,Fo))]
+    timing = defaultdict(lambda: [0.0, 0.0])
+    for version in ("clean", "hard"):
+        for m in manifest:
+            path = data / version / f"{m['stem']}.wav"
+            ref = load_notes(data / version / f"{m['stem']}.csv")
+            dur = info(path)["duration"]
+            for name, run in systems.items():
+                t0 = time.perf_counter()
+                est = run(path)
+                dt = time.perf_counter() - t0
+                timing[name][0] += dur
+                timing[name][1] += dt
+                on, off = note_scores(ref, est)
+                scores[(version, name)].append((m["instrument"], on, off))
+            print(f"{version} {m['stem']}: " + ", ".join(f"{n} {scores[(version, n)][-1][1][2]:.2f}"
+                                                        for n in systems), file=sys.stderr)
+    total_audio = sum(info(data / 'clean' / f"{m['stem']}.wav")["duration"] for m in manifest)
+    lines = [f"Evaluation set: {len(manifest)} excerpts ({total_audio:.0f} s each version) of folk tunes "
+             f"rendered on {len({m['instrument'] for m in manifest})} instruments (FluidSynth, FluidR3 GM); "
+             "hard = room reverb + pink noise at 20 dB SNR.", ""]
+    lines.append("| system | clean onset P | clean onset R | clean onset F1 | clean F1 w/ offsets | hard onset F1 | "
+                 "hard F1 w/ offsets | speed (x realtime) |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for name in systems:
+        c, h = scores[("clean", name)], scores[("hard", name)]
+        mean = lambda rows, k, i: float(np.mean([r[k][i] for r in rows]))  # noqa: E731
+        speed = timing[name][0] / max(timing[name][1], 1e-9)
+        lines.append(f"| {name} | {mean(c, 1, 0):.3f} | {mean(c, 1, 1):.3f} | **{mean(c, 1, 2):.3f}** | "
+                     f"{mean(c, 2, 2):.3f} | **{mean(h, 1, 2):.3f}** | {mean(h, 2, 2):.3f} | {speed:.0f}x |")
+    lines += ["", "Onset-only F1 per instrument (clean / hard):", ""]
+    insts = sorted({m["instrument"] for m in manifest})
+    lines.append("| instrument | " + " | ".join(systems) + " |")
+    lines.append("|---|" + "---|" * len(systems))
+    for inst in insts:
+        cells = []
+        for name in systems:
+            c = [r[1][2] for r in scores[("clean", name)] if r[0] == inst]
+            h = [r[1][2] for r in scores[("hard", name)] if r[0] == inst]
+            cells.append(f"{np.mean(c):.2f} / {np.mean(h):.2f}")
+        lines.append(f"| {inst} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write and not args.quick:
+        machine = (f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores (shared "
+                   f"2-core CPU VM, other jobs running), Python {platform.python_version()}, torch {torch.__version__}, "
+                   f"{THREADS} threads")
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(f"# Transcription benchmark\n\nCommand: `python benchmarks/transcription.py`  \n"
+                           f"Machine: {machine}  \nDate: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+                           f"{table}\n")
+        print(f"wrote {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Monophonic transcription: a recording of one instrument or voice → notes.
+
+>>> from tunesmith.transcribe import transcribe_file
+>>> seq = transcribe_file("flute.wav", instrument="flute")    # doctest: +SKIP
+>>> [(n.name, round(n.onset, 2)) for n in seq][:3]             # doctest: +SKIP
+[('D5', 0.31), ('E5', 0.62), ('F#5', 0.93)]
+
+Pipeline (each stage is its own module):
+
+1. :mod:`~tunesmith.transcribe.pitch` - tuning estimate (A4 from spectral
+   peaks), a log-frequency front end re-centred on that tuning, and a small
+   CNN that gives, per 16 ms frame, the semitone, voicing, onset and offset
+   probabilities (audio streamed in blocks: bounded memory for any length);
+2. :mod:`~tunesmith.transcribe.onsets` - onset peak picking with sub-frame timing
+   (and a spectral-flux onset curve for other f0 trackers);
+3. :mod:`~tunesmith.transcribe.segment` - notes from frames (repeated notes
+   split at onsets, slurs split at stable pitch changes, blips removed,
+   vibrato-robust pitch, velocity from loudness);
+4. :mod:`~tunesmith.transcribe.quantize` - tempo, beat, metre and key
+   estimation; a quantised score for MusicXML;
+5. :mod:`~tunesmith.transcribe.evaluate` and :mod:`~tunesmith.transcribe.plot`.
+
+The returned :class:`~tunesmith.notes.NoteSequence` holds the notes as
+performed (seconds, integer MIDI pitches relative to the estimated tuning,
+velocity from loudness) with ``tempo``, ``time_signature`` and ``key``
+estimated when there are enough notes.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tunesmith.audio import Audio
+from tunesmith.errors import TunesmithError
+from tunesmith.notes import NoteSequence, hz_to_midi, name_to_midi
+from tunesmith.transcribe.segment import DEFAULT_MIN_NOTE_MS, DEFAULT_ONSET_THRESHOLD, DEFAULT_VOICING_THRESHOLD
+
+__all__ = ["transcribe", "transcribe_file", "transcribe_folder", "transcribe_track", "write_outputs",
+           "INSTRUMENT_RANGES", "pitch_range", "Transcription"]
+
+# Written ranges (MIDI) with a little room; the model covers MIDI 24-107 (C1-B7).
+INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
+    "voice": (38, 86), "soprano": (57, 86), "alto": (52, 79), "tenor": (45, 74), "bass_voice": (38, 67),
+    "flute": (58, 98), "piccolo": (72, 107), "recorder": (58, 88), "oboe": (56, 93), "clarinet": (48, 96),
+    "bassoon": (32, 77), "sax": (42, 84), "alto_sax": (47, 82), "tenor_sax": (42, 77), "trumpet": (52, 86),
+    "horn": (33, 79), "trombone": (38, 77), "tuba": (26, 65), "violin": (53, 103), "viola": (46, 91),
+    "cello": (34, 84), "double_bass": (26, 67), "guitar": (38, 88), "bass": (26, 67), "piano": (24, 107),
+    "whistle": (62, 98), "harmonica": (55, 91),
+}
+POLYPHONY_CONFIDENCE = 0.5    # a voiced frame whose best pitch is less likely than this looks like a chord
+POLYPHONY_SHARE = 0.35        # warn when that many voiced frames look like chords
+STREAM_BLOCK_S = 30.0
+
+
+def _to_midi(value) -> float:
+    """A frequency in Hz (number) or a note name ('G3') → MIDI number."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return float(name_to_midi(value))
+    if value <= 0:
+        raise TunesmithError(f"frequency must be positive, got {value}")
+    return float(hz_to_midi(float(value)))
+
+
+def pitch_range(instrument: str | None = None, fmin=None, fmax=None) -> tuple[float, float] | None:
+    """The MIDI range to search: an ``instrument`` preset, narrowed or widened by ``fmin``/``fmax``.
+
+    ``fmin``/``fmax`` are frequencies in Hz or note names ('E2'). ``None`` when nothing limits the range.
+    """
+    lo, hi = None, None
+    if instrument:
+        key = instrument.lower().replace(" ", "_").replace("-", "_")
+        if key not in INSTRUMENT_RANGES:
+            raise TunesmithError(f"unknown instrument {instrument!r} (choose from {', '.join(sorted(INSTRUMENT_RANGES))})")
+        lo, hi = INSTRUMENT_RANGES[key]
+    if fmin is not None:
+        lo = _to_midi(fmin)
+    if fmax is not None:
+        hi = _to_midi(fmax)
+    if lo is None and hi is None:
+        return None
+    lo, hi = (lo if lo is not None else 0.0), (hi if hi is not None else 127.0)
+    if lo >= hi:
+        raise TunesmithError(f"fmin ({lo:.1f}) must be below fmax ({hi:.1f}) (MIDI numbers)")
+    return float(lo), float(hi)
+
+
+@dataclass
+class Transcription:
+    """Notes plus the frame analysis they came from (for pictures and frame-level evaluation)."""
+
+    notes: NoteSequence
+    track: object
+    polyphonic: bool = False
+
+
+def _check_options(min_note_ms, onset_threshold, tuning):
+    if not min_note_ms > 0:
+        raise TunesmithError(f"min_note_ms must be positive, got {min_note_ms}")
+    if not 0 < onset_threshold < 1:
+        raise TunesmithError(f"onset_threshold must be between 0 and 1, got {onset_threshold}")
+    if tuning is not None and not 380 <= float(tuning) <= 500:
+        raise TunesmithError(f"tuning is the frequency of A4 in Hz (380-500), got {tuning}")
+
+
+def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=None,
+                     min_note_ms: float = DEFAULT_MIN_NOTE_MS, onset_threshold: float = DEFAULT_ONSET_THRESHOLD,
+                     voicing_threshold: float = DEFAULT_VOICING_THRESHOLD, tuning: float | None = None,
+                     model=None, name: str | None = None, progress=None) -> Transcription:
+    """The full pipeline over an iterable of 16 kHz float blocks; returns notes and the frame track.
+
+    Used by :func:`transcribe` and :func:`transcribe_file`; call it directly for
+    custom streaming sources.
+    """
+    from tunesmith.transcribe import pitch as P
+    from tunesmith.transcribe.quantize import annotate
+    from tunesmith.transcribe.segment import segment
+
+    _check_options(min_note_ms, onset_threshold, tuning)
+    rng = pitch_range(instrument, fmin, fmax)
+    net = P.load_model(model)
+    blocks = iter(blocks)
+    first = next(blocks, None)
+    if first is None:
+        raise TunesmithError("no audio")
+    a4 = float(tuning) if tuning else P.estimate_tuning(first, P.SR)
+
+    def chained():
+        yield first
+        yield from blocks
+
+    track = P.track_blocks(chained(), net, a4_hz=a4, midi_range=rng, progress=progress)
+    notes = segment(track, onset_threshold=onset_threshold, min_note_ms=min_note_ms,
+                    voicing_threshold=voicing_threshold)
+    seq = annotate(NoteSequence(notes, name=name))
+    voiced = track.voiced >= voicing_threshold
+    poly = bool(voiced.sum() > 20 and np.mean(track.confidence[voiced] < POLYPHONY_CONFIDENCE) > POLYPHONY_SHARE)
+    return Transcription(seq, track, poly)
+
+
+def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> NoteSequence:
+    """Transcribe a monophonic recording held in memory.
+
+    Parameters
+    ----------
+    audio : :class:`~tunesmith.audio.Audio`, or a 1-D float array with ``sr``.
+    sr : sample rate in Hz of an array ``audio`` (ignored for ``Audio``).
+    instrument : preset range, e.g. ``"voice"``, ``"flute"``, ``"violin"``, ``"cello"``,
+        ``"guitar"``, ``"bass"`` (see :data:`INSTRUMENT_RANGES`).
+    fmin, fmax : lowest / highest pitch to report, in Hz or as note names (override the preset).
+    min_note_ms : shortest note kept, in milliseconds (default 50).
+    onset_threshold : onset probability (0-1) that starts a new note (default 0.5; lower
+        finds more repeated notes, higher fewer spurious splits).
+    tuning : A4 in Hz; ``None`` estimates it from the recording.
+    model : path of a transcriber checkpoint (default ``checkpoints/transcriber.pt``).
+
+    Returns a NoteSequence of performed notes (seconds) with tempo, time
+    signature and key estimated; an empty one for silence or noise.
+    """
+    from tunesmith.transcribe.pitch import SR
+
+    if not isinstance(audio, Audio):
+        if sr is None:
+            raise TunesmithError("transcribe(array) needs sr= (the sample rate in Hz)")
+        audio = Audio(np.asarray(audio, dtype=np.float32), sr)
+    if len(audio.samples) == 0:
+        return NoteSequence([], name=options.get("name"))
+    y = audio.resample(SR).samples
+    block = int(STREAM_BLOCK_S * SR)
+    result = transcribe_track((y[i:i + block] for i in range(0, len(y), block)), **options)
+    return result.notes
+
+
+def _analyse_file(path: Path, *, progress: bool = False, **options) -> Transcription:
+    from tunesmith.audio import info, stream
+    from tunesmith.transcribe.pitch import SR
+
+    meta = info(path)   # raises AudioError for missing / unreadable files
+    bar = None
+    if progress and meta["duration"] > 2 * STREAM_BLOCK_S:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=round(meta["duration"]), unit="s", desc=path.name, file=sys.stderr, leave=False)
+    try:
+        result = transcribe_track((b.samples for b in stream(path, block_s=STREAM_BLOCK_S, sr=SR)),
+                                  name=options.pop("name", None) or path.stem,
+                                  progress=(lambda s: bar.update(round(s))) if bar else None, **options)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not len(result.notes):
+        print(f"tunesmith: {path}: no pitched notes found (silence or noise?)", file=sys.stderr)
+    elif result.polyphonic:
+        print(f"tunesmith: warning: {path}: sounds polyphonic; only the most prominent line is transcribed, "
+              "results will be partial", file=sys.stderr)
+    return result
+
+
+def transcribe_file(path: str | Path, **options) -> NoteSequence:
+    """Transcribe an audio file (streamed in blocks, so any length fits in memory).
+
+    Takes the options of :func:`transcribe` (plus ``progress=True`` for a bar on
+    long files). Raises :class:`~tunesmith.errors.AudioError` for a missing,
+    empty or unreadable file; silence or noise gives an empty NoteSequence and a
+    one-line message on stderr; clearly polyphonic input a one-line warning.
+    """
+    return _analyse_file(Path(path), **options).notes
+
+
+def write_outputs(result: Transcription, stem: str | Path, *, grid: float = 0.25,
+                  formats=("mid", "csv", "musicxml", "png")) -> list[Path]:
+    """Write ``<stem>.mid``/``.csv`` (as performed), ``.musicxml`` (quantised) and ``.png``; atomically."""
+    from tunesmith.notes import note_sequence_to_csv, note_sequence_to_midi, note_sequence_to_musicxml
+    from tunesmith.transcribe.plot import transcription_png
+    from tunesmith.transcribe.quantize import score
+
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+
+    def out(ext: str) -> Path:
+        return stem.parent / f"{stem.name}{ext}"
+
+    seq = result.notes
+    written = []
+    if "mid" in formats:
+        written.append(note_sequence_to_midi(seq, out(".mid")))
+    if "csv" in formats:
+        note_sequence_to_csv(seq, out(".csv"))
+        written.append(out(".csv"))
+    if "musicxml" in formats and len(seq):
+        written.append(note_sequence_to_musicxml(score(seq, grid=grid), out(".musicxml"), grid=grid))
+    if "png" in formats:
+        written.append(transcription_png(result.track, seq, out(".png"), title=stem.name))
+    return written
+
+
+def transcribe_folder(paths, out_dir: str | Path, *, grid: float = 0.25, progress: bool = True, **options):
+    """Transcribe every audio file under ``paths`` (files or folders) into ``out_dir``.
+
+    Writes ``<stem>.mid``, ``.csv``, ``.musicxml`` and ``.png`` per file, mirroring
+    the input folders. Bad files are reported (one line each) and skipped.
+    Returns a :class:`tunesmith.cli.common.BatchResult` mapping each good file to its NoteSequence.
+    """
+    from tunesmith.cli.common import iter_inputs, run_batch
+    from tunesmith.io import AUDIO_EXTENSIONS, output_path
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = [str(p) for p in paths]
+    files = iter_inputs(paths, AUDIO_EXTENSIONS)
+
+    def one(f: Path) -> NoteSequence:
+        result = _analyse_file(f, progress=progress, **options)
+        target = output_path(f, paths, out_dir, ".mid")
+        write_outputs(result, target.parent / target.name[: -len(".mid")], grid=grid)
+        return result.notes
+
+    return run_batch(files, one, desc="transcribing", quiet=not progress)
