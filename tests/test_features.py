@@ -104,6 +104,16 @@ def test_stft_and_mel_magnitudes_match_librosa(signals):
                        librosa.mel_frequencies(66, fmin=50, fmax=8000)[1:-1])
 
 
+@pytest.mark.parametrize("sr,n_fft,n_mels,fmin,fmax,htk", [(22050, 2048, 128, 0.0, None, False),
+                                                          (16000, 1024, 64, 50.0, 7000.0, False),
+                                                          (44100, 4096, 40, 20.0, None, True)])
+def test_mel_filterbank_equals_librosa(sr, n_fft, n_mels, fmin, fmax, htk):
+    ours = F.mel_filters(sr, n_fft, n_mels, fmin, fmax, htk)
+    ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk)
+    assert ours.shape == ref.shape
+    assert np.abs(ours - ref).max() <= 1e-6 * ref.max()
+
+
 @pytest.mark.parametrize("name", SIGNALS)
 def test_cqt_agrees_with_librosa(signals, name):
     y = signals[name]

@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "AMIN_POWER", "DEFAULT_TOP_DB", "KINDS",
+    "AMIN_POWER", "DEFAULT_TOP_DB", "KINDS", "mel_filters", "mel_frequencies", "hz_to_mel", "mel_to_hz",
     "power_to_db", "amplitude_to_db", "stft",
     "Spectrogram", "LogSpectrogram", "MelSpectrogram", "LogMelSpectrogram", "PCEN", "MFCC", "CQT",
     "RMS", "ZeroCrossingRate", "SpectralCentroid", "SpectralFlux", "BandEnergyRatio", "Descriptors",
@@ -159,6 +159,8 @@ def _window_tensor(window: str | tuple | np.ndarray | Tensor, win_length: int, n
         w = np.asarray(window.detach().cpu() if torch.is_tensor(window) else window, dtype=np.float64)
         if w.shape != (win_length,):
             raise ValueError(f"window has {w.shape} samples, expected ({win_length},)")
+    elif window in ("hann", "hanning"):  # periodic Hann, as scipy.signal.get_window(fftbins=True)
+        w = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win_length) / win_length)
     else:
         import scipy.signal
 
@@ -442,19 +444,66 @@ class LogSpectrogram(Spectrogram):
         return _from_batch(_apply_top_db(S_db, self.top_db), lead)
 
 
-def _mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool,
-                 norm: str | float | None) -> np.ndarray:
-    import librosa
+#: Slaney mel scale: linear (3 mel per 200 Hz) below 1 kHz, logarithmic above (27 mel per factor 6.4).
+_SLANEY_F_SP = 200.0 / 3
+_SLANEY_MIN_LOG_HZ = 1000.0
+_SLANEY_LOGSTEP = math.log(6.4) / 27.0
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk,
-                               norm=norm, dtype=np.float32)
+
+def hz_to_mel(f: np.ndarray | float, htk: bool = False) -> np.ndarray:
+    """Hz to mel: Slaney's scale (librosa's default) or HTK's ``2595 log10(1 + f / 700)``."""
+    f = np.asanyarray(f, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    min_log_mel = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
+    with np.errstate(divide="ignore"):
+        log_part = min_log_mel + np.log(np.maximum(f, 1e-300) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
+    return np.where(f >= _SLANEY_MIN_LOG_HZ, log_part, f / _SLANEY_F_SP)
+
+
+def mel_to_hz(m: np.ndarray | float, htk: bool = False) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    m = np.asanyarray(m, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    min_log_mel = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
+    return np.where(m >= min_log_mel, _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (m - min_log_mel)),
+                    _SLANEY_F_SP * m)
+
+
+def mel_frequencies(n_mels: int, fmin: float, fmax: float, htk: bool = False) -> np.ndarray:
+    """``n_mels`` frequencies (Hz) equally spaced on the mel scale from ``fmin`` to ``fmax``."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels), htk)
+
+
+def mel_filters(sr: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None,
+                htk: bool = False, norm: str | None = "slaney") -> np.ndarray:
+    """Triangular mel filterbank ``(n_mels, 1 + n_fft // 2)``, equal to :func:`librosa.filters.mel`.
+
+    Filter ``m`` rises linearly from centre ``c[m-1]`` to ``c[m]`` and falls to ``c[m+1]``, where
+    ``c`` are ``n_mels + 2`` frequencies equally spaced in mel between ``fmin`` and ``fmax``;
+    ``norm="slaney"`` scales each filter by ``2 / (c[m+1] - c[m-1])`` (constant area per Hz).
+    """
+    fmax = sr / 2.0 if fmax is None else float(fmax)
+    if norm not in ("slaney", None):
+        raise ValueError(f"norm must be 'slaney' or None, got {norm!r}")
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    centres = mel_frequencies(n_mels + 2, fmin, fmax, htk)
+    widths = np.diff(centres)
+    offsets = centres[:, None] - fft_freqs[None, :]  # (n_mels + 2, n_freq)
+    rising = -offsets[:-2] / widths[:-1, None]
+    falling = offsets[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    if norm == "slaney":
+        weights *= (2.0 / (centres[2:] - centres[:-2]))[:, None]
+    return weights.astype(np.float32)
 
 
 class MelSpectrogram(Spectrogram):
     """Mel spectrogram: ``M = mel_basis @ |STFT| ** power``, ``(batch, n_mels, frames)``.
 
-    The filterbank is :func:`librosa.filters.mel` (Slaney scale and area
-    normalisation by default). Matches :func:`librosa.feature.melspectrogram`.
+    The filterbank is :func:`mel_filters` (equal to :func:`librosa.filters.mel`: Slaney
+    scale and area normalisation by default). Matches :func:`librosa.feature.melspectrogram`.
     :attr:`frequencies` are the filters' centre frequencies in Hz.
     """
 
@@ -467,8 +516,8 @@ class MelSpectrogram(Spectrogram):
         if not 0 <= fmin < fmax <= sr / 2.0 + 1e-6:
             raise ValueError(f"need 0 <= fmin < fmax <= sr/2, got fmin={fmin}, fmax={fmax}, sr={sr}")
         self.n_mels, self.fmin, self.fmax, self.htk = int(n_mels), float(fmin), fmax, htk
-        self.register_buffer("mel_basis", torch.from_numpy(_mel_filters(sr, self.n_fft, self.n_mels, self.fmin,
-                                                                        fmax, htk, norm)))
+        self.register_buffer("mel_basis", torch.from_numpy(mel_filters(sr, self.n_fft, self.n_mels, self.fmin,
+                                                                       fmax, htk, norm)))
 
     @property
     def n_bins(self) -> int:
@@ -476,9 +525,7 @@ class MelSpectrogram(Spectrogram):
 
     @property
     def frequencies(self) -> np.ndarray:
-        import librosa
-
-        return librosa.mel_frequencies(self.n_mels + 2, fmin=self.fmin, fmax=self.fmax, htk=self.htk)[1:-1]
+        return mel_frequencies(self.n_mels + 2, self.fmin, self.fmax, self.htk)[1:-1]
 
     def _sparse_basis(self, like: Tensor) -> Tensor:
         """The mel filterbank as a CSR sparse matrix (each FFT bin feeds at most two bands,
