@@ -6,10 +6,10 @@ to the CSV's folder). Every pair is checked before training:
 
 * both files load, are not silent, and have the same sample rate;
 * their lengths agree within ``max_length_diff_s`` (the longer one is cut);
-* their alignment: the lag maximising the cross-correlation of the two
-  loudness envelopes (RMS in dB over 256-sample frames, refined to the sample by
-  cross-correlating the waveforms' onset-strength) must be within
-  ``max_lag_ms``; with ``align=True`` a constant offset is removed instead.
+* their alignment: the lag maximising the cross-correlation of the two log
+  spectrograms (summed over bins, 11.6 ms resolution) must be within
+  ``max_lag_ms`` (default 75 ms: a bowed attack already reads 10-60 ms late);
+  with ``align=True`` a larger constant offset is removed instead.
 
 Bad pairs are reported in one line each and skipped. Good pairs are resampled
 to the model's rate and cached in memory as float32 waveforms; training draws
@@ -32,8 +32,10 @@ from tunesmith.errors import TunesmithError
 __all__ = ["Pair", "PairReport", "find_pairs", "check_pair", "estimate_lag", "load_pairs",
            "PairDataset", "PairDataModule"]
 
-#: Envelope hop used to find the lag between input and output (samples).
+#: Hop, FFT size and top frequency of the spectrograms used to find the lag between input and output.
 _ENV_HOP = 256
+_LAG_N_FFT = 1024
+_LAG_FMAX = 5000.0
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Pair:
     y: np.ndarray
     sr: int
     lag: int = 0  # samples the output was shifted by (positive: output started late)
+    measured_lag: int = 0  # lag found by :func:`estimate_lag` (samples, at the files' rate)
 
 
 @dataclass
@@ -57,7 +60,7 @@ class PairReport:
 
     def summary(self) -> str:
         lags = list(self.lags_ms.values())
-        worst = f", largest lag {max(lags, key=abs):+.1f} ms" if lags else ""
+        worst = f", largest input/output lag {max(lags, key=abs):+.0f} ms" if lags else ""
         return f"{len(self.pairs)} pairs usable, {len(self.skipped)} skipped{worst}"
 
 
@@ -93,45 +96,40 @@ def find_pairs(source: str | Path) -> list[tuple[str, Path, Path | None]]:
     return [(k, ins[k], outs.get(k)) for k in sorted(ins)]
 
 
-def _envelope_db(y: np.ndarray) -> np.ndarray:
-    n = len(y) // _ENV_HOP
-    frames = y[: n * _ENV_HOP].reshape(n, _ENV_HOP)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-    db = 20 * np.log10(rms)
-    return np.maximum(db, db.max() - 60.0)
+def _lag_features(y: np.ndarray, sr: int) -> np.ndarray:
+    """Per-bin standardised log spectrogram below 5 kHz (1024-point STFT, 256-sample hop)."""
+    from tunesmith.transform.invert import stft
 
-
-def _onset_curve(y: np.ndarray) -> np.ndarray:
-    """Half-wave rectified difference of the dB envelope: a sharp curve whose peaks are note starts."""
-    env = _envelope_db(y)
-    d = np.maximum(np.diff(env, prepend=env[:1]), 0.0)
-    return d - d.mean()
+    S = stft(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)), _LAG_N_FFT, _ENV_HOP).abs()
+    S = S[: max(2, int(_LAG_FMAX * _LAG_N_FFT / sr))]
+    L = torch.log1p(1000.0 * S / (S.max() + 1e-12)).double().numpy()
+    L = L - L.mean(axis=1, keepdims=True)
+    return L / (L.std(axis=1, keepdims=True) + 1e-6)
 
 
 def estimate_lag(x: np.ndarray, y: np.ndarray, sr: int, max_lag_s: float = 0.5) -> int:
     """Samples by which ``y`` lags ``x`` (positive: ``y`` starts later), within ``±max_lag_s``.
 
-    Different instruments share note starts, not waveforms, so the lag is
-    found from the cross-correlation of the two onset curves (half-wave rectified
-    derivative of the dB loudness envelope, 256-sample frames), at the
-    resolution of one envelope frame (11.6 ms at 22,050 Hz).
+    Different instruments share pitches and note changes, not waveforms, so
+    the lag maximises the cross-correlation of the two log spectrograms summed
+    over frequency bins (below 5 kHz, each bin standardised over time), at the
+    resolution of one 256-sample hop (11.6 ms at 22,050 Hz). A slow attack
+    (bowed strings) biases the estimate by a frame or two late.
     """
-    a, b = _onset_curve(x), _onset_curve(y)
-    n = min(len(a), len(b))
+    a, b = _lag_features(x, sr), _lag_features(y, sr)
+    n = min(a.shape[1], b.shape[1])
     if n < 4:
         return 0
-    a, b = a[:n], b[:n]
+    a, b = a[:, :n], b[:, :n]
     max_lag = max(1, int(max_lag_s * sr / _ENV_HOP))
     size = 1 << int(np.ceil(np.log2(2 * n)))
-    xc = np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)
+    xc = np.fft.irfft(np.conj(np.fft.rfft(a, size, axis=1)) * np.fft.rfft(b, size, axis=1), size, axis=1).sum(0)
     lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
     vals = np.concatenate([xc[: max_lag + 1], xc[size - max_lag:]])
-    if not np.any(vals > 0):
-        return 0
     return int(lags[int(np.argmax(vals))] * _ENV_HOP)
 
 
-def check_pair(x, y, name: str, *, max_length_diff_s: float = 0.25, max_lag_ms: float = 25.0,
+def check_pair(x, y, name: str, *, max_length_diff_s: float = 0.25, max_lag_ms: float = 75.0,
                align: bool = False, max_align_s: float = 0.5) -> Pair:
     """Check two :class:`~tunesmith.audio.Audio` recordings as a pair; return the aligned :class:`Pair`.
 
@@ -153,13 +151,14 @@ def check_pair(x, y, name: str, *, max_length_diff_s: float = 0.25, max_lag_ms: 
             raise TunesmithError(f"output is offset by {lag_ms:+.0f} ms from input "
                                  f"(use --align to remove a constant offset)", name)
         ys = ys[lag:] if lag > 0 else np.concatenate([np.zeros(-lag, np.float32), ys])
+        applied = lag
     else:
-        lag = 0
+        applied = 0
     n = min(len(xs), len(ys))
-    return Pair(name, np.ascontiguousarray(xs[:n]), np.ascontiguousarray(ys[:n]), x.sr, lag)
+    return Pair(name, np.ascontiguousarray(xs[:n]), np.ascontiguousarray(ys[:n]), x.sr, applied, lag)
 
 
-def load_pairs(source, sr: int, *, align: bool = False, max_lag_ms: float = 25.0,
+def load_pairs(source, sr: int, *, align: bool = False, max_lag_ms: float = 75.0,
                max_length_diff_s: float = 0.25, min_duration_s: float = 0.5, quiet: bool = False) -> PairReport:
     """Load, check and align every pair under ``source``; bad pairs are listed in the report and skipped."""
     from tunesmith.audio import check_not_silent, load
@@ -176,11 +175,13 @@ def load_pairs(source, sr: int, *, align: bool = False, max_lag_ms: float = 25.0
             if pair.sr != sr:
                 from tunesmith.audio import resample
 
-                pair = Pair(name, resample(pair.x, pair.sr, sr), resample(pair.y, pair.sr, sr), sr, pair.lag)
+                orig = pair.sr
+                pair = Pair(name, resample(pair.x, orig, sr), resample(pair.y, orig, sr), sr,
+                            round(pair.lag * sr / orig), round(pair.measured_lag * sr / orig))
             if len(pair.x) < min_duration_s * sr:
                 raise TunesmithError(f"shorter than {min_duration_s} s after alignment", name)
             report.pairs.append(pair)
-            report.lags_ms[name] = 1000.0 * pair.lag / sr
+            report.lags_ms[name] = 1000.0 * pair.measured_lag / sr
         except TunesmithError as exc:
             report.skipped[name] = str(exc)
             if not quiet:
@@ -255,7 +256,7 @@ try:  # Lightning is a runtime dependency; the guard keeps this module importabl
 
         def __init__(self, source, *, sr: int = 22050, n_fft: int = 2048, hop_length: int = 512,
                      crop_frames: int = 64, batch_size: int = 16, crops_per_epoch: int = 512,
-                     valid_fraction: float = 0.1, align: bool = False, max_lag_ms: float = 25.0,
+                     valid_fraction: float = 0.1, align: bool = False, max_lag_ms: float = 75.0,
                      max_length_diff_s: float = 0.25, top_db: float = 80.0, num_workers: int = 0,
                      seed: int = 0, quiet: bool = False):
             super().__init__()

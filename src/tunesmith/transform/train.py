@@ -30,7 +30,7 @@ CHECKPOINT_VERSION = 1
 DEFAULT_CONFIG: dict = {
     "features": {"sr": 22050, "n_fft": 2048, "hop_length": 512},
     "data": {"crop_frames": 64, "batch_size": 8, "crops_per_epoch": 256, "valid_fraction": 0.1,
-             "align": False, "max_lag_ms": 25.0, "max_length_diff_s": 0.25, "seed": 0},
+             "align": False, "max_lag_ms": 75.0, "max_length_diff_s": 0.25, "seed": 0},
     "model": {"arch": "unet", "output": "residual", "base_channels": 8, "depth": 4, "freq_stem": 4,
               "lstm_hidden": 256, "lstm_layers": 2},
     "loss": {"l1_db": 1.0, "mrstft": 0.5, "adversarial": 0.05, "top_db": 80.0},
