@@ -155,7 +155,7 @@ def _torch_modules():
             return torch.nn.functional.conv_transpose1d(h, self.W) + self.c[:, None]
 
         @torch.no_grad()
-        def fit(self, v_all, epochs: int = CRBM_EPOCHS, lr: float = 0.01, batch_size: int = 16,
+        def fit(self, v_all, epochs: int = CRBM_EPOCHS, lr: float = 0.05, batch_size: int = 8,
                 sparsity_cost: float = 5.0, seed: int = 0):
             g = torch.Generator().manual_seed(seed)
             for _ in range(epochs):

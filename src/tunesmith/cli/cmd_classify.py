@@ -1,0 +1,179 @@
+"""Verbs ``classify``, ``compare-features``, ``voices``, ``export`` and ``train classifier``.
+
+Thin wrappers over :mod:`tunesmith.classify`; nothing heavy is imported at module level.
+"""
+from __future__ import annotations
+
+import sys
+
+ALL_REPRESENTATIONS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors+lr",
+                       "descriptors+gmm", "crbm", "autoencoder")
+FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("classify", help="class probabilities per window and per file with a trained classifier",
+                       description="Cut each file into the model's windows and print/write class probabilities "
+                                   "per window and per file (the file's is the mean over its windows).")
+    p.add_argument("audio", nargs="+", help="audio files or folders (searched recursively)")
+    p.add_argument("--checkpoint", required=True, help="classifier.pt from `tunesmith train classifier`")
+    p.add_argument("--hop-s", type=float, default=None, help="seconds between windows (default: the window length)")
+    p.add_argument("-o", "--output", default="classify.csv", help="CSV of per-file and per-window probabilities")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-file lines, only the CSV")
+    p.set_defaults(func=run_classify)
+
+    p = sub.add_parser("compare-features", help="which representation is best for my labelled folder? (k-fold)",
+                       description="Train the same classifier on each representation with k-fold cross-validation "
+                                   "split by source file; write a table (Markdown + CSV) and a bar chart.")
+    p.add_argument("--data", required=True, help="folder whose sub-folders are the labels")
+    p.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
+    p.add_argument("--features", default="all",
+                   help=f"comma-separated list or 'all' ({', '.join(ALL_REPRESENTATIONS)})")
+    p.add_argument("--seed", type=int, default=0, help="seed for folds and training (same seed, same table)")
+    p.add_argument("--arch", choices=("cnn1d", "cnn2d"), default="cnn1d",
+                   help="classifier on the spectral representations (cnn1d is fast enough for k-fold on a CPU)")
+    p.add_argument("--epochs", type=int, default=15, help="training epochs per fold")
+    p.add_argument("--window-s", type=float, default=10.0, help="window length in seconds")
+    p.add_argument("--sr", type=int, default=16000, help="sample rate the audio is resampled to")
+    p.add_argument("--group-by", choices=("stem", "file", "prefix"), default="stem",
+                   help="what counts as one source: file name without extension (good/x.wav and bad/x.wav "
+                        "together), the file, or the name part before '__'")
+    p.add_argument("-o", "--out-dir", default="compare_features", help="folder for compare.md/.csv/.png")
+    p.set_defaults(func=run_compare)
+
+    p = sub.add_parser("voices", help="one voice/instrument or several at once? per window, per file, or live",
+                       description="Probability that several voices or instruments sound at once, per window and "
+                                   "per file, with the shipped detector (or --checkpoint). With --stream, decide "
+                                   "every second on audio as it arrives (a growing file, or '-' for stdin).")
+    p.add_argument("audio", nargs="*", help="audio files or folders")
+    p.add_argument("--checkpoint", default=None, help="detector checkpoint (default: checkpoints/voices.pt)")
+    p.add_argument("--hop-s", type=float, default=None,
+                   help="seconds between windows (default: the model's, 1 s for the shipped detector)")
+    p.add_argument("-o", "--output", default=None, help="CSV of per-file and per-window probabilities")
+    p.add_argument("--stream", metavar="SOURCE", default=None,
+                   help="live mode: a WAV/raw file that is still being written, or '-' for standard input")
+    p.add_argument("--decide-every-s", type=float, default=1.0, help="live mode: seconds between decisions")
+    p.add_argument("--rate", type=int, default=16000, help="live mode: sample rate of raw 16-bit PCM input")
+    p.add_argument("--channels", type=int, default=1, help="live mode: channels of raw 16-bit PCM input")
+    p.add_argument("--idle-timeout-s", type=float, default=2.0,
+                   help="live mode: stop when a file has not grown for this long")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-file lines")
+    p.set_defaults(func=run_voices)
+
+    p = sub.add_parser("export", help="export a classifier (default: the voices detector) to ONNX",
+                       description="Write an ONNX model mapping raw audio windows (batch, samples) to class "
+                                   "probabilities; the STFT runs as a convolution so browsers and phones can run it. "
+                                   "The output is checked against torch with onnxruntime.")
+    p.add_argument("--checkpoint", default=None, help="classifier checkpoint (default: checkpoints/voices.pt)")
+    p.add_argument("-o", "--output", default="voices.onnx", help="ONNX file to write")
+    p.set_defaults(func=run_export)
+
+
+def register_train(train_sub) -> None:
+    p = train_sub.add_parser("classifier", help="window classifier on a folder of labelled sub-folders",
+                             description="Train a small CNN on windows of a folder whose sub-folders are the labels.")
+    p.add_argument("--data", required=True, help="folder whose sub-folders are the labels")
+    p.add_argument("--features", choices=FEATURE_KINDS, default=None, help="representation (default from config: logmel)")
+    p.add_argument("--arch", choices=("cnn2d", "cnn1d"), default=None, help="network (default from config: cnn2d)")
+    p.add_argument("--config", default=None, help="YAML config (see configs/classifier.yaml)")
+    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("-o", "--out-dir", default="runs/classifier", help="checkpoints, config, log and curves go here")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if out-dir holds last.ckpt")
+    p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
+    p.set_defaults(func=run_train)
+
+
+def _print_results(results, quiet: bool) -> None:
+    if quiet:
+        return
+    for r in results:
+        probs = ", ".join(f"{c}={p:.3f}" for c, p in zip(r.classes, r.file_probs))
+        print(f"{r.path}: {r.label} ({probs}; {len(r.starts)} windows)")
+
+
+def run_classify(args) -> int:
+    from tunesmith.classify.train import classify_files, load_classifier
+    from tunesmith.cli.common import print_settings
+
+    model = load_classifier(args.checkpoint)
+    print_settings("classify", {"classes": "/".join(model.classes), "features": model.config["features"],
+                                "window_s": model.window_s, "hop_s": args.hop_s or model.window_s, "sr": model.sr})
+    results, batch = classify_files(args.audio, model, hop_s=args.hop_s, csv_path=args.output)
+    _print_results(results, args.quiet)
+    if results:
+        print(f"tunesmith: {batch.windows} windows at {batch.throughput:.1f} windows/s; wrote {args.output}",
+              file=sys.stderr)
+    return batch.exit_code
+
+
+def run_compare(args) -> int:
+    from pathlib import Path
+
+    from tunesmith.classify.compare import compare_features
+    from tunesmith.cli.common import print_settings
+
+    print_settings("compare-features", {"folds": args.folds, "features": args.features, "seed": args.seed,
+                                        "arch": args.arch, "epochs": args.epochs, "window_s": args.window_s,
+                                        "sr": args.sr, "group_by": args.group_by})
+    res = compare_features(args.data, features=args.features, folds=args.folds, seed=args.seed, arch=args.arch,
+                           epochs=args.epochs, sr=args.sr, window_s=args.window_s, group_by=args.group_by,
+                           out_dir=args.out_dir)
+    print(res.markdown())
+    out = Path(args.out_dir)
+    print(f"tunesmith: best: {res.best()}; wrote {out / 'compare.md'}, {out / 'compare.csv'}, {out / 'compare.png'}",
+          file=sys.stderr)
+    return 1 if res.failed else 0
+
+
+def run_voices(args) -> int:
+    from tunesmith.classify.voices import detect_voices, load_voices_model, stream_voices
+    from tunesmith.errors import TunesmithError
+
+    model = load_voices_model(args.checkpoint)
+    if args.stream is not None:
+        if args.audio:
+            raise TunesmithError("give either files or --stream SOURCE, not both")
+        import numpy as np
+
+        lat = []
+        print(f"tunesmith: listening to {args.stream} (window {model.window_s:g} s, a decision every "
+              f"{args.decide_every_s:g} s)", file=sys.stderr)
+        for d in stream_voices(args.stream, model, decide_every_s=args.decide_every_s, sr=args.rate,
+                               channels=args.channels, idle_timeout_s=args.idle_timeout_s):
+            lat.append(d.latency_s)
+            print(f"{d.time_s:8.2f}s  {d.label:<8} p_several={d.p_several:.3f}  latency {d.latency_s * 1000:.1f} ms",
+                  flush=True)
+        if not lat:
+            raise TunesmithError("no audio arrived", args.stream)
+        print(f"tunesmith: {len(lat)} decisions, latency median {np.median(lat) * 1000:.1f} ms, "
+              f"max {np.max(lat) * 1000:.1f} ms (plus up to {args.decide_every_s:g} s of buffering)", file=sys.stderr)
+        return 0
+    if not args.audio:
+        raise TunesmithError("give audio files or folders, or --stream SOURCE")
+    hop = args.hop_s if args.hop_s is not None else model.config.get("hop_s")
+    results, batch = detect_voices(args.audio, model, hop_s=hop, csv_path=args.output, quiet=args.quiet)
+    _print_results(results, args.quiet)
+    if args.output and results:
+        print(f"tunesmith: wrote {args.output}", file=sys.stderr)
+    return batch.exit_code
+
+
+def run_export(args) -> int:
+    from tunesmith.classify.export import export_onnx
+    from tunesmith.classify.voices import default_checkpoint
+
+    ckpt = args.checkpoint or default_checkpoint()
+    path = export_onnx(ckpt, args.output)
+    print(f"tunesmith: wrote {path} (checked against torch with onnxruntime)", file=sys.stderr)
+    return 0
+
+
+def run_train(args) -> int:
+    from tunesmith.classify.train import train_classifier
+
+    path = train_classifier(args.data, args.out_dir, config=args.config, features=args.features, arch=args.arch,
+                            max_epochs=args.max_epochs, seed=args.seed, resume=not args.no_resume,
+                            fast_dev_run=args.fast_dev_run)
+    print(f"tunesmith: wrote {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,302 @@
+"""Classifier, compare-features, voices, streaming and ONNX export on tiny data made here."""
+from __future__ import annotations
+
+import csv
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tunesmith.errors import CheckpointError, TunesmithError
+
+SR = 16000
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _melody(seed: int, seconds: float = 3.0) -> np.ndarray:
+    """A short melody of harmonic tones (built-in synthesiser), deterministic per seed."""
+    from tunesmith.notes import Note, NoteSequence
+    from tunesmith.render import synthesize
+
+    rng = np.random.default_rng(seed)
+    notes, t = [], 0.0
+    while t < seconds:
+        d = float(rng.choice([0.25, 0.5, 0.75]))
+        notes.append(Note(pitch=float(rng.integers(55, 80)), onset=t, offset=t + d * 0.9, velocity=90))
+        t += d
+    y = synthesize(NoteSequence(notes), SR).samples
+    n = int(seconds * SR)
+    return np.pad(y, (0, max(0, n - len(y))))[:n].astype(np.float32)
+
+
+def _noisy(y: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(1000 + seed)
+    return (y + 0.2 * np.std(y) * rng.standard_normal(len(y)) * 3).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    """clean/ and noisy/ with 6 sources each; a clean file and its noisy copy share a name."""
+    root = tmp_path_factory.mktemp("labelled")
+    for i in range(6):
+        y = _melody(i)
+        for label, audio in (("clean", y), ("noisy", _noisy(y, i))):
+            (root / label).mkdir(exist_ok=True)
+            sf.write(root / label / f"song{i}.wav", audio, SR)
+    return root
+
+
+TINY_CONFIG = {"window_s": 1.0, "arch": "cnn1d", "network": {"channels": [16, 16]},
+               "training": {"max_epochs": 6, "batch_size": 8, "val_fraction": 0.34, "patience": 0}}
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory) -> Path:
+    from tunesmith.classify.train import train_classifier
+
+    out = tmp_path_factory.mktemp("run")
+    return train_classifier(tiny_data, out, config=TINY_CONFIG, progress=False)
+
+
+# ----------------------------------------------------------------------------- data and folds
+def test_folds_never_straddle_sources(tiny_data):
+    from tunesmith.classify.data import file_folds, load_windows, scan_labelled_folder
+
+    files, classes = scan_labelled_folder(tiny_data)
+    assert classes == ["clean", "noisy"] and len(files) == 12
+    ws = load_windows(files, classes, sr=SR, window_s=1.0, progress=False)
+    assert len(ws) == 36 and set(ws.y.tolist()) == {0, 1}
+    fold = file_folds(ws.groups, ws.y, 3, seed=1)
+    for g in set(ws.groups.tolist()):
+        assert len(set(fold[ws.groups == g].tolist())) == 1, f"source {g} straddles folds"
+    assert sorted(set(fold.tolist())) == [0, 1, 2]
+    assert np.array_equal(fold, file_folds(ws.groups, ws.y, 3, seed=1))  # deterministic
+
+
+def test_bad_folders_raise_one_line_errors(tmp_path):
+    from tunesmith.classify.data import scan_labelled_folder
+
+    with pytest.raises(TunesmithError, match="no such folder"):
+        scan_labelled_folder(tmp_path / "missing")
+    (tmp_path / "only").mkdir()
+    sf.write(tmp_path / "only" / "a.wav", _melody(0, 1.0), SR)
+    with pytest.raises(TunesmithError, match="at least two label"):
+        scan_labelled_folder(tmp_path)
+
+
+def test_spec_augment_masks_bounded_spans():
+    from tunesmith.classify.model import spec_augment
+
+    x = torch.ones(4, 40, 100)
+    g = torch.Generator().manual_seed(0)
+    y = spec_augment(x, time_masks=1, time_width=0.1, freq_masks=0, generator=g)
+    zero_frames = (y == 0).all(dim=1).sum(dim=1)
+    assert (zero_frames <= 10).all() and zero_frames.sum() > 0
+    assert torch.equal(x, torch.ones(4, 40, 100))  # input untouched
+
+
+# ----------------------------------------------------------------------------- training, checkpoint, classify
+def test_fast_dev_run(tiny_data, tmp_path):
+    from tunesmith.classify.train import load_classifier, train_classifier
+
+    path = train_classifier(tiny_data, tmp_path, config=TINY_CONFIG, fast_dev_run=True, progress=False)
+    model = load_classifier(path)
+    assert model.classes == ["clean", "noisy"] and (tmp_path / "config.yaml").exists()
+
+
+def test_trained_classifier_separates_classes(trained, tiny_data):
+    from tunesmith.classify.train import classify_files
+
+    payload = torch.load(trained, weights_only=True)
+    assert payload["config"]["sr"] == SR and payload["config"]["features"] == "logmel"
+    assert (trained.parent / "curves.png").exists() and (trained.parent / "last.ckpt").exists()
+    csv_path = trained.parent / "pred.csv"
+    results, batch = classify_files([tiny_data], trained, csv_path=csv_path, quiet=True)
+    assert len(results) == 12 and batch.throughput > 0
+    for r in results:
+        assert np.allclose(r.probs.sum(1), 1.0, atol=1e-5) and r.probs.shape == (3, 2)
+    correct = [r.label == r.path.parent.name for r in results]
+    assert np.mean(correct) >= 0.75, correct
+    rows = list(csv.DictReader(open(csv_path)))
+    assert len(rows) == 12 + 36 and {r["scope"] for r in rows} == {"file", "window"}
+
+
+def test_checkpoint_errors(tmp_path, trained):
+    from tunesmith.classify.train import load_classifier
+
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_classifier(junk)
+    payload = torch.load(trained, weights_only=True)
+    payload["format_version"] = 99
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    with pytest.raises(CheckpointError, match="format 99"):
+        load_classifier(old)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_classifier(tmp_path / "nope.pt")
+
+
+# ----------------------------------------------------------------------------- compare-features
+def test_compare_features_table_chart_and_determinism(tiny_data, tmp_path):
+    from tunesmith.classify.compare import compare_features
+
+    kw = dict(features="logmel,descriptors+lr,descriptors+gmm", folds=3, seed=3, epochs=6, window_s=1.0,
+              progress=False)
+    a = compare_features(tiny_data, out_dir=tmp_path, **kw)
+    b = compare_features(tiny_data, **kw)
+    assert a.markdown().split("|")[:-5] == b.markdown().split("|")[:-5] or \
+        [a.summary(r) for r in a.ranked()] == [b.summary(r) for r in b.ranked()]
+    assert a.summary(a.best())["balanced_accuracy"][0] >= 0.8
+    assert len(a.scores["logmel"]) == 3
+    for name in ("compare.md", "compare.csv", "compare.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    with pytest.raises(TunesmithError, match="unknown representation"):
+        compare_features(tiny_data, features="wavelets", progress=False)
+
+
+def test_conv_rbm_learns_and_pools():
+    from tunesmith.classify.compare import ConvRBM
+
+    g = torch.Generator().manual_seed(0)
+    basis = torch.randn(10, 6, generator=g)
+    v = torch.zeros(32, 10, 60)
+    for b in range(32):  # a repeated 6-frame pattern at random places
+        for s in torch.randint(0, 54, (4,), generator=g):
+            v[b, :, s:s + 6] += basis
+    torch.manual_seed(0)
+    rbm = ConvRBM(10, n_bases=24, width=6)
+
+    def recon_error():
+        with torch.no_grad():
+            return float(((rbm.visible(rbm.hidden(v)) - v) ** 2).mean())
+
+    before = recon_error()
+    rbm.fit(v, epochs=30, lr=0.05, batch_size=4)
+    assert recon_error() < 0.5 * before
+    assert rbm.transform(v, pool=3).shape == (32, 24, 19)
+
+
+# ----------------------------------------------------------------------------- ONNX
+def test_onnx_export_matches_torch(trained, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from tunesmith.classify.export import export_onnx, run_onnx
+    from tunesmith.classify.train import load_classifier
+
+    model = load_classifier(trained)
+    path = export_onnx(model, tmp_path / "m.onnx")
+    x = np.stack([_melody(40, 1.0), _noisy(_melody(41, 1.0), 41), 0.5 * _melody(42, 1.0)])
+    got = run_onnx(path, x)
+    want = model.predict_proba(torch.from_numpy(x)).numpy()
+    assert got.shape == (3, 2) and np.abs(got - want).max() < 1e-4
+
+
+def test_onnx_export_refuses_unsupported_front_end():
+    from tunesmith.classify.export import export_onnx
+    from tunesmith.classify.model import Classifier
+
+    model = Classifier({"features": "pcen", "sr": SR, "window_s": 1.0, "classes": ["a", "b"], "arch": "cnn1d"})
+    with pytest.raises(TunesmithError, match="ONNX export supports"):
+        export_onnx(model, "/tmp/never.onnx")
+
+
+# ----------------------------------------------------------------------------- GMM baseline and streaming
+def test_gmm_baseline_separates_one_from_several():
+    from tunesmith.classify.voices import GMMBaseline
+
+    ones = [_melody(i, 1.0) for i in range(24)]
+    several = [(_melody(100 + i, 1.0) + _melody(200 + i, 1.0) + _melody(300 + i, 1.0)) / 3 for i in range(24)]
+    x = np.stack(ones + several)
+    y = np.array([0] * 24 + [1] * 24)
+    gmm = GMMBaseline(SR, n_components=4).fit(x[::2], y[::2])
+    p = gmm.predict_proba(x[1::2])
+    assert p.shape == (24, 2) and ((p[:, 1] > 0.5) == y[1::2]).mean() >= 0.7
+
+
+def _write_pcm_wav(path: Path, y: np.ndarray, sr: int = SR) -> None:
+    sf.write(path, y, sr, subtype="PCM_16")
+
+
+def test_stream_decides_every_second_from_a_file(trained, tmp_path):
+    from tunesmith.classify.train import load_classifier
+    from tunesmith.classify.voices import stream_voices
+
+    model = load_classifier(trained)
+    model.classes = ["one", "several"]  # any two-class model can drive the stream
+    wav = tmp_path / "live.wav"
+    _write_pcm_wav(wav, _melody(7, 3.5))
+    decisions = list(stream_voices(wav, model, decide_every_s=1.0, follow=False))
+    assert [round(d.time_s, 2) for d in decisions] == [1.0, 2.0, 3.0, 3.5]
+    assert all(0 <= d.p_several <= 1 and 0 <= d.latency_s < 5 for d in decisions)
+
+
+def test_pcm_blocks_reads_raw_pcm(tmp_path):
+    from tunesmith.classify.voices import pcm_blocks
+
+    y = (np.sin(np.arange(8000) / 10) * 10000).astype("<i2")
+    raw = tmp_path / "x.raw"
+    raw.write_bytes(y.tobytes())
+    blocks = list(pcm_blocks(raw, 0.25, sr=SR, follow=False))
+    assert [len(b) for b, _, _ in blocks] == [4000, 4000]
+    assert np.allclose(np.concatenate([b for b, _, _ in blocks]), y / 32768.0)
+
+
+# ----------------------------------------------------------------------------- CLI end to end
+def _cli(*args: str) -> int:
+    from tunesmith.cli import main
+
+    return main(list(args))
+
+
+def test_cli_classify_skips_bad_files(trained, tiny_data, tmp_path, capsys):
+    bad = tmp_path / "in"
+    bad.mkdir()
+    (bad / "broken.wav").write_text("this is not audio")
+    sf.write(bad / "good.wav", _melody(3), SR)
+    out = tmp_path / "p.csv"
+    code = _cli("classify", str(bad), "--checkpoint", str(trained), "-o", str(out))
+    err = capsys.readouterr().err
+    assert code == 1 and "broken.wav" in err and "windows/s" in err
+    rows = list(csv.DictReader(open(out)))
+    assert {Path(r["file"]).name for r in rows} == {"good.wav"}
+    assert _cli("classify", str(tmp_path / "none.wav"), "--checkpoint", str(trained)) == 1
+
+
+def test_cli_train_compare_and_export(tiny_data, tmp_path, capsys):
+    import yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(TINY_CONFIG))
+    assert _cli("train", "classifier", "--data", str(tiny_data), "--config", str(cfg), "--fast-dev-run",
+                "-o", str(tmp_path / "run")) == 0
+    assert (tmp_path / "run" / "classifier.pt").exists()
+    assert _cli("compare-features", "--data", str(tiny_data), "--folds", "2", "--features", "descriptors+lr",
+                "--window-s", "1", "-o", str(tmp_path / "cmp")) == 0
+    assert "descriptors+lr" in capsys.readouterr().out
+    assert _cli("export", "--checkpoint", str(tmp_path / "run" / "classifier.pt"), "-o",
+                str(tmp_path / "m.onnx")) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 1000
+    assert _cli("compare-features", "--data", str(tmp_path / "nowhere")) == 1
+
+
+@pytest.mark.skipif(not (ROOT / "checkpoints" / "voices.pt").exists(), reason="shipped voices checkpoint missing")
+def test_cli_voices_with_shipped_checkpoint_and_stdin_stream(tmp_path, capsys):
+    one = tmp_path / "one.wav"
+    _write_pcm_wav(one, _melody(5, 4.0))
+    out = tmp_path / "v.csv"
+    assert _cli("voices", str(one), "-o", str(out)) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert rows[0]["scope"] == "file" and abs(float(rows[0]["p_one"]) + float(rows[0]["p_several"]) - 1) < 1e-3
+    assert len(rows) == 1 + 4  # 2-s windows every second over 4 s
+    pcm = (_melody(6, 2.5) * 32767).astype("<i2").tobytes()
+    proc = subprocess.run([sys.executable, "-m", "tunesmith.cli", "voices", "--stream", "-", "--rate", "16000"],
+                          input=pcm, capture_output=True, timeout=120)
+    lines = proc.stdout.decode().strip().splitlines()
+    assert proc.returncode == 0 and len(lines) == 3 and "latency" in lines[0], proc.stderr.decode()[-500:]
+    assert "latency median" in proc.stderr.decode()
