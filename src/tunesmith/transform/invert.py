@@ -36,8 +36,6 @@ __all__ = ["stft", "istft", "griffinlim", "invert_with_phase", "DEFAULT_MOMENTUM
 DEFAULT_MOMENTUM = 0.99
 #: Default number of Griffin-Lim iterations.
 DEFAULT_N_ITER = 32
-#: Added to |t| before dividing, so silent bins keep a finite phase.
-_EPS = 1e-16
 
 
 def _window(n_fft: int, win_length: int | None, window: str, device, dtype) -> torch.Tensor:
@@ -91,7 +89,9 @@ def _as_tensor(x):
 def _unit_phase(phase: torch.Tensor) -> torch.Tensor:
     """A complex unit-modulus tensor from either angles (real) or a complex spectrogram."""
     if torch.is_complex(phase):
-        return phase / (phase.abs() + _EPS)
+        unit = torch.sgn(phase)
+        # Digital silence has no phase: use angle 0 there so a magnitude put on it is not lost.
+        return torch.where(phase == 0, torch.ones_like(unit), unit)
     return torch.polar(torch.ones_like(phase), phase)
 
 
@@ -178,9 +178,9 @@ def griffinlim(magnitude, *, n_iter: int = DEFAULT_N_ITER, hop_length: int | Non
         rebuilt = stft(y, n_fft, hop_length, win_length, window, center)[..., : mag.shape[-1]]
         if rebuilt.shape[-1] < mag.shape[-1]:  # length cut the last frame off: keep it as it was
             rebuilt = torch.cat([rebuilt, (mag * phase)[..., rebuilt.shape[-1]:]], dim=-1)
-        t = rebuilt if prev is None else rebuilt - beta * prev
+        t = rebuilt if prev is None else torch.add(rebuilt, prev, alpha=-beta)
         prev = rebuilt
-        phase = t / (t.abs() + _EPS)
+        phase = torch.sgn(t)
         if fixed is not None:
             phase[..., :fixed_frames] = fixed
     y = istft(mag * phase, hop_length, win_length, window, center, n_samples)
