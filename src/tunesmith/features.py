@@ -28,7 +28,9 @@ window from :func:`tunesmith.audio.stream`, with memory bounded by the block siz
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -226,6 +228,82 @@ def _power(D: Tensor, power: float, out: Tensor | None = None, dtype: torch.dtyp
     return P.pow(power / 2.0)
 
 
+# CPU threading. Many small ops (one block of frames each) parallelise badly inside torch:
+# on a loaded machine an OpenMP barrier waiting for a descheduled thread can make two
+# threads ten times slower than one. So the fast CPU path runs every op single-threaded
+# and spreads whole examples of the batch over ``torch.get_num_threads()`` Python
+# threads instead (torch releases the GIL), which scales and degrades gracefully.
+_THREADS_LOCK = threading.Lock()
+_THREADS = {"depth": 0, "saved": 1}
+_POOL: list = []
+
+
+@contextlib.contextmanager
+def _serial_ops() -> Iterator[int]:
+    """Make torch's CPU ops single-threaded inside the block; yield the caller's thread budget.
+
+    Re-entrant and thread-safe: the caller's ``torch.get_num_threads()`` is restored when
+    the outermost block ends.
+    """
+    with _THREADS_LOCK:
+        if _THREADS["depth"] == 0:
+            _THREADS["saved"] = torch.get_num_threads()
+            if _THREADS["saved"] > 1:
+                torch.set_num_threads(1)
+        _THREADS["depth"] += 1
+        budget = _THREADS["saved"]
+    try:
+        yield budget
+    finally:
+        with _THREADS_LOCK:
+            _THREADS["depth"] -= 1
+            if _THREADS["depth"] == 0 and _THREADS["saved"] > 1:
+                torch.set_num_threads(_THREADS["saved"])
+
+
+_WORKER = threading.local()
+
+
+def _parallel_map(fn: Callable[[Any], Any], items: list, workers: int) -> list:
+    """``[fn(i) for i in items]`` on up to ``workers`` threads (in order; serial when nested)."""
+    if workers <= 1 or len(items) <= 1 or getattr(_WORKER, "busy", False):
+        return [fn(i) for i in items]
+
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+    def task(item):  # autograd modes are thread-local: carry the caller's into the worker
+        _WORKER.busy = True
+        try:
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                return fn(item)
+        finally:
+            _WORKER.busy = False
+
+    with _THREADS_LOCK:
+        if not _POOL:
+            import os
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL.append(ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
+                                            thread_name_prefix="tunesmith-features"))
+    return list(_POOL[0].map(task, items))
+
+
+def _batch_parallel(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """Apply ``fn`` (per-example, ``(batch, samples) -> (batch, ...)``) with the fast CPU threading.
+
+    On the CPU without autograd the batch is split over the caller's thread budget with
+    single-threaded ops (see :func:`_serial_ops`); elsewhere ``fn(x)`` runs as is.
+    """
+    if x.device.type != "cpu" or _needs_graph(x):
+        return fn(x)
+    with _serial_ops() as budget:
+        n = min(budget, x.shape[0])
+        if n <= 1:
+            return fn(x)
+        return torch.cat(_parallel_map(fn, list(x.tensor_split(n)), n))
+
+
 #: Frames per block on the CPU fast path: about 1 MB of frame data for n_fft = 2048,
 #: so that windowing, FFT, power and the filterbank of one block stay in cache.
 _BLOCK_BYTES = 1 << 20
@@ -274,15 +352,19 @@ def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: b
     else:
         view = torch.empty(n_batch, n_frames, n_rows, dtype=out_dtype, device=x.device)
         out = view.transpose(1, 2)
-    for offset, frames in segments:
-        n_seg = frames.shape[1]
-        for b in range(n_batch):
+
+    def one_example(b: int) -> None:
+        for offset, frames in segments:
+            n_seg = frames.shape[1]
             fb = frames[b]
             for t0 in range(0, n_seg, block):
                 blk = fb[t0:t0 + block]
                 blk = blk * window if fft_dtype == out_dtype else blk.to(fft_dtype).mul_(window)
                 D = torch.fft.rfft(blk, dim=-1)
                 fn(D, view[b, offset + t0:offset + min(t0 + block, n_seg)])
+
+    with _serial_ops() as budget:
+        _parallel_map(one_example, list(range(n_batch)), min(budget, n_batch))
     return out
 
 
@@ -441,7 +523,8 @@ class LogSpectrogram(Spectrogram):
             return out.sub_(offset) if offset else out
 
         S_db = self._map(x, db, self.n_fft // 2 + 1)
-        return _from_batch(_apply_top_db(S_db, self.top_db), lead)
+        with _serial_ops() if x.device.type == "cpu" else contextlib.nullcontext():
+            return _from_batch(_apply_top_db(S_db, self.top_db), lead)
 
 
 #: Slaney mel scale: linear (3 mel per 200 Hz) below 1 kHz, logarithmic above (27 mel per factor 6.4).
@@ -557,7 +640,7 @@ class MelSpectrogram(Spectrogram):
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
-        return _from_batch(self._mel(x), lead)
+        return _from_batch(_batch_parallel(self._mel, x), lead)
 
     def extra_repr(self) -> str:
         return (f"sr={self.sr}, n_fft={self.n_fft}, hop_length={self.hop_length}, n_mels={self.n_mels}, "
@@ -578,7 +661,8 @@ class LogMelSpectrogram(MelSpectrogram):
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
-        return _from_batch(power_to_db(self._mel(x), self.ref, self.amin, self.top_db), lead)
+        fn = lambda z: power_to_db(self._mel(z), self.ref, self.amin, self.top_db)  # noqa: E731
+        return _from_batch(_batch_parallel(fn, x), lead)
 
 
 def pcen_smoothing_coef(sr: float, hop_length: int, time_constant: float) -> float:
@@ -673,11 +757,14 @@ class PCEN(MelSpectrogram):
             return torch.exp(p * (torch.log(E) + torch.log(smooth)))
         return (bias ** p) * torch.expm1(p * torch.log1p(E * smooth / bias))
 
-    def forward(self, x: Tensor) -> Tensor:
-        x, lead = _to_batch(x)
+    def _forward(self, x: Tensor) -> Tensor:
         E = self._mel(x)
         E = E * self.scale if _needs_graph(E) else E.mul_(self.scale)
-        return _from_batch(self.pcen(E), lead)
+        return self.pcen(E)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x, lead = _to_batch(x)
+        return _from_batch(_batch_parallel(self._forward, x), lead)
 
 
 def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
@@ -722,10 +809,13 @@ class MFCC(LogMelSpectrogram):
     def frequencies(self) -> np.ndarray:
         raise AttributeError("MFCC rows are cepstral coefficients, not frequencies")
 
+    def _forward(self, x: Tensor) -> Tensor:
+        logmel = power_to_db(self._mel(x), self.ref, self.amin, self.top_db)
+        return torch.matmul(_buf(self.dct, x), logmel)
+
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
-        logmel = power_to_db(self._mel(x), self.ref, self.amin, self.top_db)
-        return _from_batch(torch.matmul(_buf(self.dct, x), logmel), lead)
+        return _from_batch(_batch_parallel(self._forward, x), lead)
 
 
 # --------------------------------------------------------------------------------------
@@ -825,6 +915,9 @@ class CQT(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
+        return _from_batch(_batch_parallel(self._forward, x), lead)
+
+    def _forward(self, x: Tensor) -> Tensor:
         n_frames = self.n_frames(x.shape[-1])
         y = x
         for _ in range(self.early):
@@ -849,7 +942,7 @@ class CQT(nn.Module):
             C = C * _buf(self.length_scale, C)[:, None]
         if self.power != 1.0:
             C = C.pow(self.power)
-        return _from_batch(C, lead)
+        return C
 
     def extra_repr(self) -> str:
         return (f"sr={self.sr}, hop_length={self.hop_length}, fmin={self.fmin:.2f}, n_bins={self.n_bins}, "
