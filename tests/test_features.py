@@ -172,6 +172,24 @@ def test_batch_equals_stacked_singles_and_shapes(signals, kind):
         assert len(module.frequencies) == batch.shape[1]
 
 
+@pytest.mark.parametrize("kind", ["stft", "logstft", "pcen", "cqt"])
+def test_thread_count_does_not_change_results(signals, kind):
+    x = torch.from_numpy(np.stack([signals["noise"][:SR], signals["chirp"][:SR], signals["melody"][:SR]]))
+    module = F.frontend(kind, SR)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.no_grad():
+            one = module(x)
+        torch.set_num_threads(3)
+        with torch.inference_mode():
+            three = module(x)
+        assert torch.get_num_threads() == 3  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(before)
+    assert torch.allclose(one, three, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["stft", "logstft", "logmel", "pcen", "mfcc", "cqt"])
 def test_gradients_flow_and_match_the_fast_path(signals, kind):
     y = signals["melody"][: SR]
