@@ -273,6 +273,12 @@ def test_normalizer_fits_saves_and_restores(signals):
     fresh = torch.nn.Sequential(F.LogMelSpectrogram(SR, n_mels=32), F.Normalizer(32))
     fresh.load_state_dict(model.state_dict())
     assert torch.equal(fresh[1].mean, norm.mean) and fresh[1].fitted
+    # fitting in two sessions (state saved and loaded in between) equals one fit
+    half = F.Normalizer(32).fit(data[:1])
+    resumed = F.Normalizer(32)
+    resumed.load_state_dict(half.state_dict())
+    resumed.partial_fit(data[1]).partial_fit(data[2])
+    assert torch.allclose(resumed.mean, norm.mean, atol=1e-4) and torch.allclose(resumed.std, norm.std, atol=1e-4)
     again = F.Normalizer.from_dict(norm.to_dict())
     assert torch.allclose(again.std, norm.std)
     with pytest.raises(ValueError):

@@ -1160,9 +1160,11 @@ class Normalizer(nn.Module):
 
     Statistics are accumulated in float64 over every frame of every example passed to
     :meth:`fit` / :meth:`partial_fit` (inputs ``(batch, n_features, frames)`` or
-    ``(n_features, frames)``). ``mean``, ``std`` and ``count`` are buffers, so the
-    fitted state is saved in the ``state_dict`` of any model that contains the
-    normaliser; :meth:`to_dict` / :meth:`from_dict` give a plain-Python form.
+    ``(n_features, frames)``; sums are taken around a shift, the first batch's mean, so
+    large offsets such as dB values keep full precision). ``mean``, ``std``, ``count``
+    and the running sums are buffers, so the fitted state is saved in the ``state_dict``
+    of any model that contains the normaliser (and fitting can resume after loading);
+    :meth:`to_dict` / :meth:`from_dict` give a plain-Python form of ``mean`` and ``std``.
     """
 
     def __init__(self, n_features: int, eps: float = 1e-5):
@@ -1171,8 +1173,9 @@ class Normalizer(nn.Module):
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
-        self._sum = torch.zeros(n_features, dtype=torch.float64)
-        self._sumsq = torch.zeros(n_features, dtype=torch.float64)
+        self.register_buffer("shift", torch.zeros(n_features, dtype=torch.float64))
+        self.register_buffer("sum", torch.zeros(n_features, dtype=torch.float64))
+        self.register_buffer("sumsq", torch.zeros(n_features, dtype=torch.float64))
 
     @property
     def fitted(self) -> bool:
@@ -1185,20 +1188,19 @@ class Normalizer(nn.Module):
             x = x.unsqueeze(0)
         if x.ndim != 3 or x.shape[1] != self.n_features:
             raise ValueError(f"expected (batch, {self.n_features}, frames), got {tuple(x.shape)}")
-        x = x.to("cpu", torch.float64)
-        if self.count == 0 and self._sum.abs().sum() == 0:
-            self._shift = x.mean(dim=(0, 2))  # shifted sums keep precision for large offsets
-        shift = getattr(self, "_shift", torch.zeros(self.n_features, dtype=torch.float64))
-        d = x - shift[None, :, None]
-        self._sum += d.sum(dim=(0, 2))
-        self._sumsq += (d * d).sum(dim=(0, 2))
-        n = float(x.shape[0] * x.shape[2])
-        self.count += n
-        c = float(self.count)
-        m = self._sum / c
-        var = (self._sumsq / c - m * m).clamp(min=0)
-        self.mean.copy_((m + shift).to(self.mean.dtype))
-        self.std.copy_(var.sqrt().to(self.std.dtype))
+        if x.shape[0] * x.shape[2] == 0:
+            return self
+        x = x.to(self.sum.device, torch.float64)
+        if not self.fitted:
+            self.shift.copy_(x.mean(dim=(0, 2)))
+        d = x - self.shift[None, :, None]
+        self.sum += d.sum(dim=(0, 2))
+        self.sumsq += (d * d).sum(dim=(0, 2))
+        self.count += float(x.shape[0] * x.shape[2])
+        m = self.sum / self.count
+        var = (self.sumsq / self.count - m * m).clamp(min=0)
+        self.mean.copy_(m + self.shift)
+        self.std.copy_(var.sqrt())
         return self
 
     def fit(self, batches: Iterable[Tensor] | Tensor) -> "Normalizer":
@@ -1213,13 +1215,9 @@ class Normalizer(nn.Module):
         return self
 
     def reset(self) -> None:
-        self.mean.zero_()
+        for name in ("mean", "count", "shift", "sum", "sumsq"):
+            getattr(self, name).zero_()
         self.std.fill_(1.0)
-        self.count.zero_()
-        self._sum.zero_()
-        self._sumsq.zero_()
-        if hasattr(self, "_shift"):
-            del self._shift
 
     def forward(self, x: Tensor) -> Tensor:
         mean = _buf(self.mean, x)[:, None]
@@ -1337,6 +1335,8 @@ def iter_file_features(path: str | Path, kind: str = "logmel", sr: int | None = 
         return np.asarray(starts, dtype=np.float64), out.float().cpu().numpy()
 
     for idx, w, n_valid, rate in _iter_windows(path, sr, window_s, block_s):
+        if idx == 0 and net is not None and getattr(net, "sr", rate) != rate:
+            raise ValueError(f"module was built for sr={net.sr} but the audio is read at {rate} Hz")
         rate_seen = rate
         if info is not None:
             info.update(sr=rate, n_windows=idx + 1, n_valid=n_valid)
