@@ -16,8 +16,9 @@ def spectral_flux(y: np.ndarray, sr: int, hop_length: int, n_fft: int = FLUX_N_F
                   n_frames: int | None = None) -> np.ndarray:
     """Onset strength in [0, 1] per frame (frame ``i`` centred on sample ``i * hop_length``).
 
-    The flux is ``sum_f max(0, L(f, t) - L(f, t - 1))`` over log-compressed
-    magnitudes ``L = log(1 + 100 |X|)`` (Hann window of ``n_fft``); a moving median
+    The flux is ``sum_f max(0, L(f, t) - max(L(f-1..f+1, t - 1)))`` over log-compressed
+    magnitudes ``L = log(1 + 100 |X|)`` (Hann window of ``n_fft``; the maximum over
+    neighbouring bins, as in SuperFlux, keeps vibrato from looking like onsets); a moving median
     over :data:`FLUX_WINDOW_S` is subtracted and the result is divided by its
     99th percentile and clipped to [0, 1], so that a threshold of about 0.3-0.5
     means "a clear onset" whatever the recording's level.
@@ -29,7 +30,10 @@ def spectral_flux(y: np.ndarray, sr: int, hop_length: int, n_fft: int = FLUX_N_F
     X = torch.stft(x, n_fft, hop_length, window=torch.hann_window(n_fft), center=True, pad_mode="constant",
                    return_complex=True).abs()
     L = torch.log1p(100 * X)
-    flux = torch.relu(L[:, 1:] - L[:, :-1]).sum(0).numpy()
+    # SuperFlux-style: compare with the maximum of the previous frame over +-1 bin, so that
+    # vibrato and the spectral spread of a fading note do not count as onsets
+    prev = torch.nn.functional.max_pool1d(L[None, :, :-1].transpose(1, 2), 3, 1, 1).transpose(1, 2)[0]
+    flux = torch.relu(L[:, 1:] - prev).sum(0).numpy()
     flux = np.concatenate([[0.0], flux])
     if n_frames is not None:
         flux = np.pad(flux, (0, max(0, n_frames - len(flux))))[:n_frames]

@@ -4,7 +4,7 @@
   ``1 + log(1 + duration / 0.1 s)`` (long notes mark beats more often), are
   smoothed into an onset curve (Gaussian, σ = 25 ms, 10 ms steps) whose
   autocorrelation is weighted by a log-normal tempo prior (centre
-  :data:`PRIOR_QPM`, σ = 1 octave) over 40-220 quarter notes per minute; the
+  :data:`PRIOR_QPM`, σ = half an octave) over 40-220 quarter notes per minute; the
   best lag, refined by a parabola, is the beat period.
 * **Beat phase** (:func:`estimate_beat_offset`): the phase of the weighted
   phasor sum ``Σ w exp(2πi t / P)`` of the onsets.
@@ -23,6 +23,7 @@ import numpy as np
 from tunesmith.notes import NoteSequence, quantize
 
 PRIOR_QPM = 100.0
+PRIOR_OCTAVES = 0.5           # width (σ) of the log-normal tempo prior
 MIN_QPM, MAX_QPM = 40.0, 220.0
 CURVE_STEP_S = 0.01
 CURVE_SIGMA_S = 0.025
@@ -65,7 +66,7 @@ def estimate_tempo(seq: NoteSequence, prior_qpm: float = PRIOR_QPM) -> float | N
     if not valid.any():
         return None
     qpm = np.where(valid, 60 / np.maximum(lags, 1e-9), 1.0)
-    prior = np.exp(-0.5 * np.log2(qpm / prior_qpm) ** 2)
+    prior = np.exp(-0.5 * (np.log2(qpm / prior_qpm) / PRIOR_OCTAVES) ** 2)
     score = np.where(valid, np.maximum(ac, 0) * prior, -np.inf)
     i = int(np.argmax(score))
     if not np.isfinite(score[i]) or score[i] <= 0:

@@ -120,7 +120,10 @@ def segment(track, *, onset_threshold: float = DEFAULT_ONSET_THRESHOLD, min_note
         if run_end <= k:
             continue
         onset_s = max(0.0, starts[k])
-        offset_s = (run_end - 0.5) * hop
+        if run_end >= stop and i + 1 < len(keys):
+            offset_s = starts[keys[i + 1]]          # legato: the note lasts until the next one starts
+        else:
+            offset_s = (run_end - 0.5) * hop
         if i + 1 < len(keys):
             offset_s = min(offset_s, starts[keys[i + 1]])
         if (offset_s - onset_s) * 1000 < min_note_ms:
