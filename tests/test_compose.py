@@ -298,3 +298,24 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.returncode == 1 and "missing" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("train", "composer", "--data", tmp_path, "--set", "model.colour=red", "-o", tmp_path / "r")
     assert r.returncode == 1 and "model.colour" in r.stderr
+
+
+# ----------------------------------------------------------------------------- PPM baseline
+def test_ppm_is_a_distribution_and_learns_repeats():
+    from tunesmith.compose.ppm import PPM, combine, ltm_stm_bits, sequence_bits
+
+    rng = np.random.default_rng(0)
+    motif = [0, 2, 4, 5, 4, 2]
+    train = [motif * 4 + rng.integers(0, 8, 6).tolist() for _ in range(10)]
+    m = PPM(8, order=8).fit(train)
+    for hist in ([], [0], [0, 2, 4], [7, 7, 7, 7, 7, 7, 7, 7, 7]):
+        p = m.distribution(hist)
+        assert p.shape == (8,) and abs(p.sum() - 1) < 1e-9 and (p > 0).all()
+    assert m.distribution([0, 2, 4])[5] > 0.8  # the motif continues
+    assert sequence_bits(m, motif * 2).mean() < sequence_bits(PPM(8, 0).fit(train), motif * 2).mean()
+    # a short-term model picks up a new melody's repetition that the long-term model never saw
+    new = [7, 1, 3, 6] * 6
+    assert ltm_stm_bits(m, new, alphabet_size=8)[-8:].mean() < sequence_bits(m, new)[-8:].mean()
+    # the entropy-weighted mean leans towards the more certain model
+    sharp, flat = np.array([0.9, 0.05, 0.05]), np.ones(3) / 3
+    assert combine([sharp, flat])[0] > 0.8

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import statistics
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def train_composer(data=None, *, config: str | Path | None = None, out_dir: str 
     import yaml
 
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
     from tunesmith.compose.data import ComposerDataModule
@@ -146,7 +147,7 @@ def train_composer(data=None, *, config: str | Path | None = None, out_dir: str 
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     ckpt_best = ModelCheckpoint(dirpath=out, filename="best", monitor="val_bits_per_note", mode="min",
                                 save_last=True, save_top_k=1, enable_version_counter=False)
-    callbacks = [ckpt_best, LearningRateMonitor(logging_interval="epoch")]
+    callbacks = [ckpt_best]
     if cfg["early_stopping"].get("patience"):
         callbacks.append(EarlyStopping(monitor="val_bits_per_note", mode="min",
                                        patience=int(cfg["early_stopping"]["patience"])))
@@ -155,6 +156,7 @@ def train_composer(data=None, *, config: str | Path | None = None, out_dir: str 
     trainer = L.Trainer(default_root_dir=str(out), callbacks=callbacks, logger=logger,
                         enable_model_summary=False, **tcfg)
     torch.set_float32_matmul_precision("high")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # our own config.yaml is there
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
     if trainer.global_rank == 0:
         metrics = out / "metrics.csv"
