@@ -6,8 +6,9 @@
     or Bass from music21's corpus) rendered with FluidSynth on one General MIDI
     program, or a synthetic speaking voice (espeak-ng, when installed).
     *several*: a mixture of 2-3 such lines (different melodies, often different
-    instruments) at random relative gains (0 to -12 dB) and start offsets
-    (0-1.5 s). Instruments (GM programs) and espeak voices are split so that the
+    instruments) at random relative gains (0 to -12 dB) and time offsets
+    (0-1.5 s: each added line enters at a random point of its own melody, so that
+    every line sounds from the first second and every window is truly "several"). Instruments (GM programs) and espeak voices are split so that the
     test set uses only instruments and voices never heard in training. Every file
     is scaled to a random loudness so that level is not a cue.
 
@@ -39,6 +40,8 @@ import numpy as np
 
 SR = 16000
 VOICE_FILE_S = 6.0
+MAX_OFFSET_S = 1.5   # lines of a mixture are offset against each other by up to this much
+MAX_GAIN_DB = 12.0   # added lines are 0 to this many dB below the first
 GOODBAD_FILE_S = 20.0
 
 # GM programs that play one line at a time; disjoint train/test instrument sets.
@@ -170,28 +173,31 @@ def make_voices(out: Path, melodies, rng, n_lines: dict[str, int]) -> None:
         for i in tqdm(range(n_lines[split]), desc=f"voices/{split} lines", file=sys.stderr):
             if shutil.which("espeak-ng") and i % 6 == 5:
                 spk = speakers[i % len(speakers)]
-                y = speak(spk, rng, VOICE_FILE_S)
+                y = speak(spk, rng, VOICE_FILE_S + MAX_OFFSET_S)
                 pool.append((f"speech-{spk}", y))
                 continue
             prog = programs[i % len(programs)]
             seq = mels[int(rng.integers(len(mels)))]
-            y = render_line(seq, prog, rng, VOICE_FILE_S)
+            y = render_line(seq, prog, rng, VOICE_FILE_S + MAX_OFFSET_S)
             if np.sqrt(np.mean(y ** 2)) < 1e-4:
                 continue
             pool.append((f"gm{prog:03d}", y))
+        n_out = int(VOICE_FILE_S * SR)
         for i, (name, y) in enumerate(pool):
-            write(out / split / "one" / f"{split}_{i:04d}_{name}.wav", rms_normalise(y, rng))
+            write(out / split / "one" / f"{split}_{i:04d}_{name}.wav", rms_normalise(y[:n_out], rng))
         for i in range(len(pool)):
             k = 2 if rng.random() < 0.6 else 3
             idx = rng.choice(len(pool), size=k, replace=False)
-            mix = np.zeros(int(VOICE_FILE_S * SR), dtype=np.float64)
+            mix = np.zeros(n_out, dtype=np.float64)
             names = []
             for j, m in enumerate(idx):
                 name, y = pool[m]
+                # each line enters at a random point of its own melody, so every line sounds from the start
+                shift = int(rng.uniform(0, MAX_OFFSET_S) * SR) if j else 0
+                y = y[shift:shift + n_out]
                 y = y / (np.sqrt(np.mean(y ** 2)) + 1e-9)
-                gain = 10 ** (-rng.uniform(0, 12) / 20) if j else 1.0
-                shift = int(rng.uniform(0, 1.5) * SR) if j else 0
-                mix[shift:] += gain * y[:len(mix) - shift]
+                gain = 10 ** (-rng.uniform(0, MAX_GAIN_DB) / 20) if j else 1.0
+                mix += gain * y
                 names.append(name)
             write(out / split / "several" / f"{split}_{i:04d}_{'+'.join(names)}.wav", rms_normalise(mix, rng))
 

@@ -300,3 +300,30 @@ def test_cli_voices_with_shipped_checkpoint_and_stdin_stream(tmp_path, capsys):
     lines = proc.stdout.decode().strip().splitlines()
     assert proc.returncode == 0 and len(lines) == 3 and "latency" in lines[0], proc.stderr.decode()[-500:]
     assert "latency median" in proc.stderr.decode()
+
+
+def test_pcm_blocks_follows_a_growing_wav(tmp_path):
+    import threading
+    import time
+
+    from tunesmith.classify.voices import pcm_blocks
+
+    y = (np.sin(np.arange(SR) / 7) * 8000).astype("<i2")  # 1 s, written in 8 slices while being read
+    path = tmp_path / "growing.wav"
+    header = (b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + b"fmt " +
+              struct.pack("<IHHIIHH", 16, 1, 1, SR, SR * 2, 2, 16) + b"data" + struct.pack("<I", 0xFFFFFFFF))
+    path.write_bytes(header)
+
+    def writer():
+        with open(path, "ab") as f:
+            for part in np.array_split(y, 8):
+                time.sleep(0.05)
+                f.write(part.tobytes())
+                f.flush()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    blocks = list(pcm_blocks(path, 0.25, follow=True, idle_timeout_s=0.5))
+    t.join()
+    assert [len(b) for b, sr, _ in blocks] == [4000] * 4 and blocks[0][1] == SR
+    assert np.allclose(np.concatenate([b for b, _, _ in blocks]), y / 32768.0)

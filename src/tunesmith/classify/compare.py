@@ -242,8 +242,16 @@ def _standardise(train, *others):
     return [(t - mean) / std for t in (train, *others)]
 
 
+def _log_levels(d: np.ndarray) -> np.ndarray:
+    """Descriptors with the first row (RMS, linear amplitude) turned into dB-like log values."""
+    d = d.astype(np.float64, copy=True)
+    d[:, 0] = np.log10(np.maximum(d[:, 0], 1e-6))
+    return d
+
+
 def _summary(d: np.ndarray) -> np.ndarray:
     """Per-window summary of frame descriptors (n, k, frames) -> (n, 8k)."""
+    d = _log_levels(d)
     dd = np.diff(d, axis=2)
     parts = []
     for a in (d, dd):
@@ -253,6 +261,7 @@ def _summary(d: np.ndarray) -> np.ndarray:
 
 def _frames_with_deltas(d: np.ndarray) -> np.ndarray:
     """(n, k, frames) -> (n, frames, 2k): each frame's descriptors and their first difference."""
+    d = _log_levels(d)
     delta = np.diff(d, axis=2, prepend=d[:, :, :1])
     return np.concatenate([d, delta], axis=1).transpose(0, 2, 1)
 

@@ -52,7 +52,10 @@ def make_frontend(kind: str, sr: int, **settings) -> nn.Module:
     if kind not in FEATURE_KINDS:
         raise TunesmithError(f"unknown features {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
     kw = {**DEFAULT_FEATURE_SETTINGS[kind], **settings}
-    return features.frontend(kind, sr, **kw)
+    try:
+        return features.frontend(kind, sr, **kw)
+    except (TypeError, ValueError) as exc:
+        raise TunesmithError(f"invalid settings for the {kind} front end ({exc})") from None
 
 
 class BinNorm(nn.Module):

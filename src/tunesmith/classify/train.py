@@ -81,6 +81,8 @@ def load_config(path: str | Path | None = None, base: dict | None = None, **over
     for k, v in overrides.items():
         if v is None:
             continue
+        if k == "features" and v != cfg.get("features"):
+            cfg["feature_settings"] = {}  # settings of another front end would not fit this one
         if k in cfg.get("training", {}):
             cfg["training"][k] = v
         else:
