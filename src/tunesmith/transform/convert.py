@@ -102,15 +102,13 @@ class Converter:
         n = len(y_in)
         hop, half = self.hop, self.n_fft // 2
         total = 1 + n // hop
-        padded = torch.from_numpy(np.pad(y_in, (half, half + self.n_fft)))
         out = np.zeros(n, dtype=np.float32)
-        weight = np.zeros(n, dtype=np.float32)
         prev_phase, prev_range = None, (0, 0)
         K = self.context_frames
         for c0 in range(0, total, self.chunk_frames):
             c1 = min(total, c0 + self.chunk_frames)
             a0, a1 = max(0, c0 - K), min(total, c1 + K)
-            seg = padded[a0 * hop: (a1 - 1) * hop + self.n_fft].to(self.device)
+            seg = torch.from_numpy(_segment(y_in, a0 * hop - half, (a1 - 1) * hop + self.n_fft - half)).to(self.device)
             X = self.module.spectrogram(seg[None], center=False)[0]
             x_db = magnitude_to_db(X.abs())
             pred_db = self.module(x_db[None])[0]
@@ -142,20 +140,28 @@ class Converter:
             if c1 < total and self.fade > 0:
                 r = np.clip(((g1 + self.fade / 2) - np.arange(lo, hi)) / self.fade, 0, 1)
                 w *= r.astype(np.float32)
+            # The fade-out of one chunk and the fade-in of the next are complementary ramps: they sum to 1.
             out[lo:hi] += w * wav[lo - a0 * hop: hi - a0 * hop]
-            weight[lo:hi] += w
             if pooled is not None:
                 core = slice(c0 - a0, c1 - a0)
                 pooled[0].add(c0, x_db[:, core].cpu().numpy())
-        np.divide(out, weight, out=out, where=weight > 1e-6)
         if pooled is not None:
             # "After" is measured on the converted audio itself, streamed through the same STFT.
-            out_t = torch.from_numpy(np.pad(out, (half, half + self.n_fft)))
             for c0 in range(0, total, self.chunk_frames):
                 c1 = min(total, c0 + self.chunk_frames)
-                Y = self.module.spectrogram(out_t[c0 * hop: (c1 - 1) * hop + self.n_fft][None], center=False)[0]
+                seg = torch.from_numpy(_segment(out, c0 * hop - half, (c1 - 1) * hop + self.n_fft - half))
+                Y = self.module.spectrogram(seg[None], center=False)[0]
                 pooled[1].add(c0, magnitude_to_db(Y.abs()).numpy())
         return out
+
+
+def _segment(y: np.ndarray, a: int, b: int) -> np.ndarray:
+    """``y[a:b]`` with zeros where the range runs past either end (no padded copy of ``y``)."""
+    seg = np.zeros(b - a, dtype=np.float32)
+    lo, hi = max(a, 0), min(b, len(y))
+    if hi > lo:
+        seg[lo - a: hi - a] = y[lo:hi]
+    return seg
 
 
 def convert(audio, checkpoint=None, **kwargs):
