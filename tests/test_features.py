@@ -91,6 +91,16 @@ def test_pcen_and_mfcc_correlate_with_librosa(signals, name):
     assert corr(ours, ref_mfcc) >= CORR_MIN
 
 
+def test_pcen_auto_precision_matches_float64(signals):
+    y = np.concatenate([signals["chirp"][:SR], signals["melody"][:SR]])
+    with torch.no_grad():
+        auto = F.PCEN(SR)(torch.from_numpy(y)).numpy()
+        exact = F.PCEN(SR, fft_dtype=torch.float64)(torch.from_numpy(y)).numpy()
+        single = F.PCEN(SR, fft_dtype=None)(torch.from_numpy(y)).numpy()
+    assert np.abs(auto - exact).max() < 1e-3 * np.abs(exact).max()
+    assert np.abs(single - exact).max() > 10 * np.abs(auto - exact).max()  # float32 alone is visibly off
+
+
 def test_stft_and_mel_magnitudes_match_librosa(signals):
     y = signals["melody"]
     S = np.abs(librosa.stft(y, n_fft=1024, hop_length=256))

@@ -215,8 +215,7 @@ def _power(D: Tensor, power: float, out: Tensor | None = None, dtype: torch.dtyp
             out.copy_(re.square().addcmul_(im, im))
         if power == 2.0:
             return out
-        out.clamp_(min=torch.finfo(out.dtype).tiny)
-        return out.sqrt_() if power == 1.0 else out.pow_(power / 2.0)
+        return out.sqrt_() if power == 1.0 else out.pow_(power / 2.0)  # no autograd here: no floor needed
     P = re.square() + im.square()
     if dtype is not None and P.dtype != dtype:
         P = P.to(dtype)
@@ -314,8 +313,8 @@ def _needs_graph(*tensors: Tensor) -> bool:
 
 
 def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: bool, pad_mode: str,
-               fn: Callable[[Tensor], Tensor], n_rows: int, fft_dtype: torch.dtype | None = None,
-               rows_major: bool = False) -> Tensor:
+               fn: Callable[[Tensor], Tensor], n_rows: int, fft_dtype: torch.dtype | str | None = None,
+               rows_major: bool = False, refine: Callable[[Tensor, Tensor], Tensor] | None = None) -> Tensor:
     """Apply ``fn`` to the STFT of ``(batch, samples)`` audio, frame block by frame block.
 
     ``fn(D, out)`` maps complex STFT frames ``D`` ``(..., frames, 1 + n_fft // 2)`` to real
@@ -329,15 +328,28 @@ def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: b
     ``fft_dtype=torch.float64`` windows and transforms float32 audio in double precision
     (as librosa does internally), which lowers the round-off floor of the spectrum from
     about -130 dB to far below -200 dB re. full scale; the output keeps the input's dtype.
+    ``fft_dtype="auto"`` (with ``refine``) computes in the audio's dtype and recomputes in
+    float64 only the frames that ``refine(windowed_frames, rows)`` flags (a boolean per
+    frame), e.g. frames whose quietest band is close to float32 round-off.
     ``rows_major`` makes the fast path's output a contiguous ``(batch, n_rows, frames)``
     (``out`` is then a strided view; best for a few rows, e.g. mel bands).
     """
     if x.shape[-1] == 0:
         raise ValueError("cannot compute an STFT of an empty signal")
     out_dtype = x.dtype
-    fft_dtype = x.dtype if fft_dtype is None or fft_dtype == x.dtype else fft_dtype
-    window = window.to(device=x.device, dtype=fft_dtype)
     fast = x.device.type == "cpu" and not _needs_graph(x, window)
+    if fft_dtype == "auto":
+        if x.dtype == torch.float64 or refine is None:
+            fft_dtype = x.dtype
+        elif not fast:  # one big transform: no frame-wise refinement, just use double precision
+            fft_dtype = torch.float64
+        else:
+            fft_dtype = x.dtype
+    else:
+        refine = None
+    fft_dtype = x.dtype if fft_dtype is None or fft_dtype == x.dtype else fft_dtype
+    window_hi = window.to(device=x.device, dtype=torch.float64) if refine is not None else None
+    window = window.to(device=x.device, dtype=fft_dtype)
     segments = _frame_segments(x, n_fft, hop_length, center, pad_mode, split=fast)
     if not fast:
         frames = segments[0][1]
@@ -358,10 +370,18 @@ def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: b
             n_seg = frames.shape[1]
             fb = frames[b]
             for t0 in range(0, n_seg, block):
-                blk = fb[t0:t0 + block]
-                blk = blk * window if fft_dtype == out_dtype else blk.to(fft_dtype).mul_(window)
+                raw = fb[t0:t0 + block]
+                blk = raw * window if fft_dtype == out_dtype else raw.to(fft_dtype).mul_(window)
                 D = torch.fft.rfft(blk, dim=-1)
-                fn(D, view[b, offset + t0:offset + min(t0 + block, n_seg)])
+                o = view[b, offset + t0:offset + min(t0 + block, n_seg)]
+                fn(D, o)
+                if refine is not None:
+                    redo = refine(blk, o).nonzero().squeeze(1)
+                    if len(redo):
+                        D = torch.fft.rfft(raw[redo].to(torch.float64).mul_(window_hi), dim=-1)
+                        redone = torch.empty(len(redo), n_rows, dtype=out_dtype, device=x.device)
+                        fn(D, redone)
+                        o[redo] = redone
 
     with _serial_ops() as budget:
         _parallel_map(one_example, list(range(n_batch)), min(budget, n_batch))
@@ -474,13 +494,14 @@ class Spectrogram(nn.Module):
         """Complex STFT of ``(batch, samples)`` audio, ``(batch, n_bins, frames)``."""
         return stft(x, self.n_fft, self.hop_length, _buf(self.window, x), self.center, self.pad_mode)
 
-    #: dtype of the windowing and FFT (None: the audio's); PCEN sets float64, see :func:`_framewise`.
-    fft_dtype: torch.dtype | None = None
+    #: dtype of the windowing and FFT (None: the audio's; "auto": see :func:`_framewise`).
+    fft_dtype: torch.dtype | str | None = None
 
-    def _map(self, x: Tensor, fn: Callable[[Tensor], Tensor], n_rows: int, rows_major: bool = False) -> Tensor:
+    def _map(self, x: Tensor, fn: Callable[[Tensor], Tensor], n_rows: int, rows_major: bool = False,
+             refine: Callable[[Tensor, Tensor], Tensor] | None = None) -> Tensor:
         """``fn`` applied to the STFT frames of ``x``; see :func:`_framewise`."""
         return _framewise(x, self.n_fft, self.hop_length, self.window, self.center, self.pad_mode, fn, n_rows,
-                          self.fft_dtype, rows_major)
+                          self.fft_dtype, rows_major, refine)
 
     def _spec(self, x: Tensor, power: float | None = None) -> Tensor:
         p = self.power if power is None else power
@@ -636,7 +657,28 @@ class MelSpectrogram(Spectrogram):
                 return torch.matmul(P, basis.T)
             return out.T.copy_(torch.sparse.mm(csr, P.T))
 
-        return self._map(x, mel, self.n_mels, rows_major=True)
+        refine = self._roundoff_check(basis) if self.fft_dtype == "auto" else None
+        return self._map(x, mel, self.n_mels, rows_major=True, refine=refine)
+
+    #: float32 FFT error per bin is below about 4e-6 x the frame's RMS-norm (measured max
+    #: over tones and noise, window rounding included); a band whose mean magnitude is
+    #: within ``_ROUNDOFF_MARGIN`` of that bound is recomputed in float64.
+    _FFT32_ERROR = 4e-6
+    _ROUNDOFF_MARGIN = 10.0
+
+    def _roundoff_check(self, basis: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+        """Flag frames whose quietest mel band is near the float32 FFT's round-off floor."""
+        weight = basis.sum(1).clamp(min=torch.finfo(basis.dtype).tiny)  # (n_mels,)
+        inv_p, limit = 1.0 / self.power, self._FFT32_ERROR * self._ROUNDOFF_MARGIN
+
+        def check(windowed: Tensor, rows: Tensor) -> Tensor:
+            norm = windowed.square().sum(-1).sqrt()  # (frames,)
+            mean_mag = (rows / weight).amin(-1)
+            if inv_p != 1.0:
+                mean_mag = mean_mag.clamp(min=0).pow(inv_p)
+            return (mean_mag < limit * norm) & (norm > 0)
+
+        return check
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = _to_batch(x)
@@ -720,18 +762,22 @@ class PCEN(MelSpectrogram):
     the range of 32-bit integer audio that PCEN's constants were designed for):
     ``PCEN(sr)(y)`` equals ``librosa.pcen(scale * melspectrogram(y, power=power), sr=sr,
     hop_length=hop_length, gain, bias, power=pcen_power, time_constant, eps)``.
-    The STFT is computed in ``fft_dtype`` (default float64, see :func:`_framewise`),
-    because the ``2**31`` scale makes PCEN sensitive to spectral content 130 dB below
-    full scale, where float32 round-off would otherwise show.
+    The ``2**31`` scale makes PCEN sensitive to spectral content 130 dB below full scale,
+    where a float32 FFT's round-off noise lives (librosa computes its STFT in float64).
+    With ``fft_dtype="auto"`` (default) frames are transformed in float32 and the few
+    whose quietest band lies within 20 dB of the float32 round-off bound (digital
+    silence in part of the spectrum, pure synthetic tones) are redone in float64, so
+    results match a float64 STFT at float32 speed on recorded audio; ``torch.float64``
+    forces double precision everywhere, ``None`` uses the audio's dtype.
     """
 
     def __init__(self, sr: int, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
                  fmin: float = 0.0, fmax: float | None = None, *, power: float = 1.0, scale: float = 2.0 ** 31,
                  gain: float = 0.98, bias: float = 2.0, pcen_power: float = 0.5, time_constant: float = 0.400,
-                 eps: float = 1e-6, fft_dtype: torch.dtype | None = torch.float64, **kwargs: Any):
+                 eps: float = 1e-6, fft_dtype: torch.dtype | str | None = "auto", **kwargs: Any):
         super().__init__(sr, n_fft, hop_length, n_mels, fmin, fmax, power, **kwargs)
         # PCEN's 2**31 gain lifts spectral content 130 dB down into view, where a float32
-        # FFT's round-off noise lives: transform in double precision (as librosa does)
+        # FFT's round-off noise lives: frames with such quiet bands are redone in float64
         self.fft_dtype = fft_dtype
         if gain < 0 or bias < 0 or pcen_power < 0 or eps <= 0 or time_constant <= 0:
             raise ValueError("PCEN needs gain, bias, pcen_power >= 0 and eps, time_constant > 0")
