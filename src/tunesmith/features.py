@@ -21,7 +21,12 @@ and the outputs agree with librosa's on the same signal (see ``tests/test_featur
 * CQT: librosa's multirate constant-Q transform (one octave of wavelet kernels
   applied per octave, the signal halved in rate between octaves).
 
-Functional helpers: :func:`power_to_db`, :func:`amplitude_to_db`, :func:`stft`.
+Speed: on the CPU without autograd, STFT-based modules process frames in cache-sized
+blocks (window, FFT, power, sparse filterbank and dB fused per block) and spread the
+examples of a batch over ``torch.get_num_threads()`` threads with single-threaded ops;
+with autograd or on a GPU they run as plain batched torch ops (same results).
+
+Functional helpers: :func:`power_to_db`, :func:`amplitude_to_db`, :func:`stft`, :func:`mel_filters`.
 Factory: :func:`frontend` builds a module by name. Long files: :func:`iter_file_features`,
 :func:`features_from_file` and :func:`save_file_features` compute features window by
 window from :func:`tunesmith.audio.stream`, with memory bounded by the block size.

@@ -36,8 +36,9 @@ _EPILOG = """output per input file (input tree mirrored under OUT_DIR):
 def register(sub) -> None:
     p = sub.add_parser(
         "features", help="compute spectral features (STFT, mel, PCEN, MFCC, CQT) of audio files",
-        description="Compute spectral features of audio files window by window with tunesmith's torch "
-                    "front end and save them as .npy arrays, with one picture per window.",
+        description="Compute spectral features of audio files window by window with tunesmith's torch\n"
+                    "front end (tunesmith.features) and save them as .npy arrays, with one picture per window.\n"
+                    "Long files are streamed: memory stays bounded whatever their length.",
         epilog=_EPILOG, formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=100))
     p.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files or folders (searched recursively)")
     p.add_argument("--kind", choices=KIND_CHOICES, default="logmel", help="representation (default: logmel)")
