@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from tunesmith.compose import tokens as T  # noqa: E402
 from tunesmith.notes import Note, NoteSequence, note_sequence_to_midi, save_notes  # noqa: E402
 
-TINY = ["model.hidden=32", "model.layers=1", "model.pitch_dim=16", "model.dur_dim=8", "model.pos_dim=4",
+TINY = ["model.hidden=32", "model.layers=1", "model.pitch_dim=16", "model.dur_dim=8", "model.pos_dim=4", "model.bar_dim=2",
         "model.dropout=0.0", "optim.lr=0.01", "optim.lr_schedule=none", "data.batch_size=4",
         "trainer.enable_progress_bar=false", "trainer.accelerator=cpu", "early_stopping.patience=0"]
 
@@ -83,7 +83,7 @@ def test_encode_decode_roundtrip_with_rest_and_positions():
 def test_pickup_shifts_bar_positions():
     seq = make_seq([67, 72, 71], [1, 2, 2])
     mel = T.encode(seq, key_normalize=False, pickup_beats=3.0)  # anacrusis on beat 4
-    assert mel.pos.tolist() == [36, 0, 24]
+    assert mel.pos.tolist() == [36, T.N_POSITIONS + 0, T.N_POSITIONS + 24]  # bar 0 (pickup), then bar 1
 
 
 def test_key_normalisation_is_a_transposition_to_no_accidentals():

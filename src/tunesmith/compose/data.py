@@ -33,7 +33,7 @@ from tunesmith.io import AUDIO_EXTENSIONS, SYMBOLIC_EXTENSIONS, atomic_path, ato
 __all__ = ["load_melody", "load_corpus", "melody_files", "split_by_song", "ComposerDataModule",
            "MelodyDataset", "collate", "DUR_BOS", "IGNORE", "CACHE_VERSION"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 DUR_BOS = N_DURATIONS          # duration input token meaning "start of melody"
 IGNORE = -100                  # padded targets
 SNAP_GRID = 1.0 / 12.0         # symbolic onsets/durations snap to 1/12 quarter note

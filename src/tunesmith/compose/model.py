@@ -23,7 +23,7 @@ from torch.nn import functional as F
 import lightning as L
 
 from tunesmith.compose.data import DUR_BOS, IGNORE
-from tunesmith.compose.tokens import N_DURATIONS, N_PITCH_INPUTS, N_PITCH_TOKENS, N_POSITIONS, REST
+from tunesmith.compose.tokens import BAR_CYCLE, N_DURATIONS, N_PITCH_INPUTS, N_PITCH_TOKENS, N_POSITIONS, REST
 from tunesmith.errors import CheckpointError
 
 __all__ = ["MelodyLSTM", "ComposerModule", "Composer", "load_composer", "export_checkpoint",
@@ -40,20 +40,24 @@ class MelodyLSTM(nn.Module):
     ----------
     pitch_dim, dur_dim, pos_dim : embedding sizes of the previous pitch, previous
         duration and current bar position.
+    bar_dim : embedding size of the bar number modulo ``BAR_CYCLE`` (0 = not used).
     hidden : LSTM units per layer; ``layers``: number of stacked layers.
     dropout : dropout on the embeddings, between layers and before the heads.
     """
 
     def __init__(self, pitch_dim: int = 64, dur_dim: int = 32, pos_dim: int = 16, hidden: int = 256,
-                 layers: int = 2, dropout: float = 0.3):
+                 layers: int = 2, dropout: float = 0.3, bar_dim: int = 0):
         super().__init__()
         self.config = dict(pitch_dim=pitch_dim, dur_dim=dur_dim, pos_dim=pos_dim, hidden=hidden,
                            layers=layers, dropout=dropout)
+        if bar_dim:
+            self.config["bar_dim"] = bar_dim
+        self.bar_emb = nn.Embedding(BAR_CYCLE, bar_dim) if bar_dim else None
         self.pitch_emb = nn.Embedding(N_PITCH_INPUTS, pitch_dim)
         self.dur_emb = nn.Embedding(N_DURATIONS + 1, dur_dim)
         self.pos_emb = nn.Embedding(N_POSITIONS, pos_dim)
         self.drop = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(pitch_dim + dur_dim + pos_dim, hidden, num_layers=layers, batch_first=True,
+        self.lstm = nn.LSTM(pitch_dim + dur_dim + pos_dim + bar_dim, hidden, num_layers=layers, batch_first=True,
                             dropout=dropout if layers > 1 else 0.0)
         self.pitch_head = nn.Linear(hidden, N_PITCH_TOKENS)
         self.target_pitch_emb = nn.Embedding(N_PITCH_TOKENS, pitch_dim)
@@ -61,8 +65,11 @@ class MelodyLSTM(nn.Module):
                                       nn.Linear(hidden, N_DURATIONS))
 
     def features(self, in_pitch, in_dur, pos, state=None):
-        """(B, T) token tensors → LSTM outputs (B, T, hidden) and the new state."""
-        x = torch.cat([self.pitch_emb(in_pitch), self.dur_emb(in_dur), self.pos_emb(pos)], dim=-1)
+        """(B, T) token tensors → LSTM outputs (B, T, hidden) and the new state (see tokens.metre_token)."""
+        parts = [self.pitch_emb(in_pitch), self.dur_emb(in_dur), self.pos_emb(pos % N_POSITIONS)]
+        if self.bar_emb is not None:
+            parts.append(self.bar_emb((pos // N_POSITIONS) % BAR_CYCLE))
+        x = torch.cat(parts, dim=-1)
         h, state = self.lstm(self.drop(x), state)
         return self.drop(h), state
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from tunesmith.compose.data import DUR_BOS, load_melody
-from tunesmith.compose.tokens import (BOS, N_PITCH_TOKENS, REST, TICKS_PER_BEAT, bar_ticks_of, decode, encode,
+from tunesmith.compose.tokens import (BOS, N_PITCH_TOKENS, REST, TICKS_PER_BEAT, bar_ticks_of, decode, encode, metre_token,
                                       estimate_key, key_shift, scale_pitch_classes)
 from tunesmith.errors import TunesmithError
 
@@ -123,7 +123,7 @@ def generate(composer, n: int = 4, length: int = 64, *, temperature: float = 1.0
     notes_done = torch.zeros(n, dtype=torch.long)
     active = torch.ones(n, dtype=torch.bool)
     for _ in range(length * MAX_EVENTS_PER_NOTE):
-        pos = (ticks % bar).clamp(max=model.pos_emb.num_embeddings - 1).unsqueeze(1)
+        pos = metre_token(ticks, bar).unsqueeze(1)
         h, state = model.features(in_p, in_d, pos, state)
         logits = model.pitch_logits(h[:, -1])
         logits = logits.masked_fill(~mask, float("-inf"))

@@ -50,8 +50,20 @@ def _log_probs(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return lp, ld
 
 
+@torch.no_grad()
+def _joint_probs(model, batch: dict) -> torch.Tensor:
+    """(T, 129, 192) probabilities of every (pitch, duration) pair for the next event."""
+    h, _ = model.features(batch["in_pitch"], batch["in_dur"], batch["pos"])
+    h = h[0]
+    T, V = h.shape[0], model.pitch_head.out_features
+    lp = F.log_softmax(model.pitch_logits(h), -1)                      # (T, V)
+    pitches = torch.arange(V).expand(T, V)
+    ld = F.log_softmax(model.dur_logits(h[:, None, :].expand(T, V, h.shape[-1]), pitches), -1)  # (T, V, D)
+    return (lp[:, :, None] + ld).exp()
+
+
 def melody_bits(composer, mel: TokenMelody, *, adapt_lr: float = 0.0, adapt_every: int = 1,
-                return_dists: bool = False):
+                return_dists: bool = False, return_joint: bool = False):
     """Per-event information content of a token melody.
 
     Returns ``(pitch_bits (T,), dur_bits (T,))`` numpy arrays: −log2 of the
@@ -63,14 +75,17 @@ def melody_bits(composer, mel: TokenMelody, *, adapt_lr: float = 0.0, adapt_ever
     if adapt_lr <= 0:
         with torch.no_grad():
             lp, ld = _log_probs(model, _inputs(mel))
+            joint = _joint_probs(model, _inputs(mel)) if return_joint else None
     else:
         model = copy.deepcopy(model).eval()  # dropout off; only the copy adapts
         opt = torch.optim.SGD(model.parameters(), lr=adapt_lr)
-        lps, lds = [], []
+        lps, lds, joints = [], [], []
         for start in range(0, T, adapt_every):
             stop = min(T, start + adapt_every)
             with torch.no_grad():
                 lp_all, ld_all = _log_probs(model, _inputs(mel, 0, stop))
+                if return_joint:
+                    joints.append(_joint_probs(model, _inputs(mel, 0, stop))[start:stop])
             lps.append(lp_all[start:stop])
             lds.append(ld_all[start:stop])
             if stop < T:  # learn from everything seen so far
@@ -81,12 +96,16 @@ def melody_bits(composer, mel: TokenMelody, *, adapt_lr: float = 0.0, adapt_ever
                 loss.backward()
                 opt.step()
         lp, ld = torch.cat(lps), torch.cat(lds)
+        joint = torch.cat(joints) if return_joint else None
     target = torch.as_tensor(mel.pitch)[:, None]
     pb = (-lp.gather(-1, target)[:, 0] / LN2).numpy()
     db = (-ld / LN2).detach().numpy()
+    out = (pb, db)
     if return_dists:
-        return pb, db, lp.exp().detach().numpy()
-    return pb, db
+        out += (lp.exp().detach().numpy(),)
+    if return_joint:
+        out += (joint.numpy(),)
+    return out
 
 
 class MelodyScore(dict):

@@ -5,8 +5,10 @@ Every event ``i`` carries three integer tokens:
 * ``pitch[i]``: the MIDI pitch 0–127 of a note, or :data:`REST` (128);
 * ``dur[i]``: the duration in twelfths of a quarter note, minus one, clipped to
   ``0 .. N_DURATIONS - 1`` (so 1/12 to 16 quarter notes; triplets are exact);
-* ``pos[i]``: the metrical position of the event's onset in its bar, in
-  twelfths of a quarter note (clipped to ``N_POSITIONS - 1``).
+* ``pos[i]``: the metrical position of the event's onset: its place in the bar in
+  twelfths of a quarter note (clipped to ``N_POSITIONS - 1``) plus
+  ``N_POSITIONS`` times the bar's number modulo :data:`BAR_CYCLE` (bar 0 is the
+  first, possibly incomplete, bar), so phrase-level metre is visible too.
 
 The position of event ``i`` is known before event ``i`` is predicted (it is the
 onset of event ``i - 1`` plus its duration), so the model may condition on it
@@ -24,7 +26,8 @@ import numpy as np
 from tunesmith.errors import NotesError
 
 __all__ = [
-    "REST", "BOS", "N_PITCH_TOKENS", "N_PITCH_INPUTS", "N_DURATIONS", "N_POSITIONS", "TICKS_PER_BEAT",
+    "REST", "BOS", "N_PITCH_TOKENS", "N_PITCH_INPUTS", "N_DURATIONS", "N_POSITIONS", "TICKS_PER_BEAT", "BAR_CYCLE",
+    "metre_token",
     "TokenMelody", "encode", "decode", "key_shift", "key_signature_tonic", "scale_pitch_classes",
     "estimate_key", "duration_token", "token_duration",
 ]
@@ -32,6 +35,7 @@ __all__ = [
 TICKS_PER_BEAT = 12             # duration / position resolution: 1/12 of a quarter note
 N_DURATIONS = 16 * TICKS_PER_BEAT  # up to 16 quarter notes
 N_POSITIONS = 12 * TICKS_PER_BEAT  # bars up to 12 quarter notes long
+BAR_CYCLE = 4                   # bar numbers are seen modulo 4 (phrases of 2 and 4 bars)
 REST = 128                      # pitch token of a rest
 BOS = 129                       # "start of melody" input token (pitch and duration inputs)
 N_PITCH_TOKENS = 129            # output classes of the pitch head: 128 MIDI pitches + rest
@@ -49,8 +53,8 @@ class TokenMelody:
     """The token arrays of one melody plus what is needed to turn them back into notes.
 
     ``shift`` is the transposition (semitones) already applied to ``pitch``;
-    ``bar_ticks`` the bar length and ``start_tick`` the bar position of the
-    first event, both in ticks (1/12 quarter note).
+    ``bar_ticks`` the bar length and ``start_tick`` the onset of the first
+    event counted from the start of bar 0, both in ticks (1/12 quarter note).
     """
 
     pitch: np.ndarray
@@ -134,6 +138,16 @@ def token_duration(token: int) -> float:
     return (int(token) + 1) / TICKS_PER_BEAT
 
 
+def metre_token(tick, bar_ticks: int):
+    """Onset tick (from the start of bar 0) → position token: tick in bar + N_POSITIONS × (bar mod BAR_CYCLE).
+
+    Works on ints and on integer tensors/arrays alike.
+    """
+    in_bar = tick % bar_ticks
+    in_bar = in_bar.clip(max=N_POSITIONS - 1) if hasattr(in_bar, "clip") else min(in_bar, N_POSITIONS - 1)
+    return in_bar + N_POSITIONS * ((tick // bar_ticks) % BAR_CYCLE)
+
+
 def bar_ticks_of(time_signature: tuple[int, int] | None) -> int:
     num, den = time_signature or (4, 4)
     return max(1, int(round(num * 4 / den * TICKS_PER_BEAT)))
@@ -157,17 +171,17 @@ def encode(seq, *, key_normalize: bool = True, pickup_beats: float = 0.0, key: s
     shift = key_shift(key) if key_normalize else 0
     bar = bar_ticks_of(seq.time_signature)
     first_on = min(n.onset_beats for n in seq.notes)
-    t = int(round((first_on + pickup_beats) * TICKS_PER_BEAT))
+    t = t0 = int(round((first_on + pickup_beats) * TICKS_PER_BEAT))
     pitch, dur, pos = [], [], []
     for kind, p, beats in events:
         ticks = max(1, int(round(beats * TICKS_PER_BEAT)))
         pitch.append(REST if kind == "rest" else int(np.clip(round(p) + shift, 0, 127)))
         dur.append(min(ticks, N_DURATIONS) - 1)
-        pos.append(min(t % bar, N_POSITIONS - 1))
+        pos.append(metre_token(t, bar))
         t += ticks
     return TokenMelody(np.array(pitch, dtype=np.int64), np.array(dur, dtype=np.int64),
                        np.array(pos, dtype=np.int64), shift=shift, bar_ticks=bar,
-                       start_tick=int(pos[0]), key=key, tempo=seq.tempo, time_signature=seq.time_signature,
+                       start_tick=t0, key=key, tempo=seq.tempo, time_signature=seq.time_signature,
                        name=seq.name)
 
 
@@ -175,7 +189,7 @@ def positions(dur: np.ndarray, bar_ticks: int, start_tick: int = 0) -> np.ndarra
     """Bar positions (ticks) of events with duration tokens ``dur`` starting at ``start_tick``."""
     ticks = np.asarray(dur, dtype=np.int64) + 1
     onsets = start_tick + np.concatenate([[0], np.cumsum(ticks)[:-1]])
-    return np.minimum(onsets % bar_ticks, N_POSITIONS - 1)
+    return metre_token(onsets, bar_ticks)
 
 
 def decode(pitch, dur, *, shift: int = 0, tempo: float = 100.0, time_signature=None, key=None,
