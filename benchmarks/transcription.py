@@ -21,7 +21,8 @@ Peers (benchmark-only; never runtime dependencies of tunesmith):
 
 Scores: mir_eval note P/R/F1 onset-only (50 ms, 50 cents) and with offsets (ratio 0.2), mean
 over files; speed = audio seconds / wall seconds from file path to notes (model loading
-excluded, each system warmed up once), torch and onnxruntime on 2 threads.
+excluded, each system warmed up once), median over files and the ratio to basic-pitch measured
+side by side, torch on 2 threads (``--threads``).
 """
 from __future__ import annotations
 
@@ -151,6 +152,32 @@ SYSTEMS = {"tunesmith": make_tunesmith, "basic-pitch": make_basic_pitch, "pYIN+s
            "crepe-tiny+seg": make_crepe}
 
 
+# ----------------------------------------------------------------------------- long files
+def memory_check(data: Path, minutes: float = 60.0) -> str:
+    """Tile one clean excerpt into a ``minutes``-long WAV, transcribe it in a fresh process, report peak RSS."""
+    import subprocess
+    import tempfile
+
+    import soundfile as sf
+
+    src = sorted((data / "clean").glob("*.wav"))[0]
+    y, sr = sf.read(str(src), dtype="int16")
+    reps = int(np.ceil(minutes * 60 * sr / len(y)))
+    with tempfile.TemporaryDirectory() as tmp:
+        long_wav = Path(tmp) / "long.wav"
+        with sf.SoundFile(str(long_wav), "w", sr, 1, "PCM_16") as f:
+            for _ in range(reps):
+                f.write(y)
+        code = ("import resource, sys, time; from tunesmith.transcribe import transcribe_file; "
+                "t = time.perf_counter(); s = transcribe_file(sys.argv[1], progress=True); "
+                "print(len(s), time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+        out = subprocess.run([sys.executable, "-c", code, str(long_wav)], capture_output=True, text=True, check=True)
+        n, secs, rss = out.stdout.split()
+    dur = reps * len(y) / sr
+    return (f"Long file: {dur / 60:.0f} min WAV ({src.name} tiled) -> {n} notes in {float(secs):.0f} s "
+            f"({dur / float(secs):.0f}x realtime), peak memory (max RSS of the whole process) {float(rss):.0f} MB.")
+
+
 # ----------------------------------------------------------------------------- run
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -158,10 +185,15 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="one excerpt per instrument")
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/transcription.md")
+    ap.add_argument("--memory", action="store_true", help="only run the 60-minute-file memory check")
+    ap.add_argument("--threads", type=int, default=THREADS, help="torch / onnxruntime threads (default 2)")
     args = ap.parse_args(argv)
+    if args.memory:
+        print(memory_check(Path(args.data)))
+        return 0
     import torch
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     from tunesmith.audio import info
     from tunesmith.notes import load_notes
     from tunesmith.transcribe.evaluate import note_scores
@@ -186,6 +218,7 @@ def main(argv=None) -> int:
         run(warm)
     scores = defaultdict(list)          # (version, system) -> [(instrument, (P,R,F), (Po,Ro,Fo))]
     timing = defaultdict(lambda: [0.0, 0.0])
+    per_file_speed = defaultdict(list)
     for version in ("clean", "hard"):
         for m in manifest:
             path = data / version / f"{m['stem']}.wav"
@@ -197,6 +230,7 @@ def main(argv=None) -> int:
                 dt = time.perf_counter() - t0
                 timing[name][0] += dur
                 timing[name][1] += dt
+                per_file_speed[name].append(dur / max(dt, 1e-9))
                 on, off = note_scores(ref, est)
                 scores[(version, name)].append((m["instrument"], on, off))
             print(f"{version} {m['stem']}: " + ", ".join(f"{n} {scores[(version, n)][-1][1][2]:.2f}"
@@ -206,14 +240,16 @@ def main(argv=None) -> int:
              f"rendered on {len({m['instrument'] for m in manifest})} instruments (FluidSynth, FluidR3 GM); "
              "hard = room reverb + pink noise at 20 dB SNR.", ""]
     lines.append("| system | clean onset P | clean onset R | clean onset F1 | clean F1 w/ offsets | hard onset F1 | "
-                 "hard F1 w/ offsets | speed (x realtime) |")
+                 "hard F1 w/ offsets | speed (x realtime, median of files) |")
     lines.append("|---|---|---|---|---|---|---|---|")
     for name in systems:
         c, h = scores[("clean", name)], scores[("hard", name)]
         mean = lambda rows, k, i: float(np.mean([r[k][i] for r in rows]))  # noqa: E731
-        speed = timing[name][0] / max(timing[name][1], 1e-9)
+        speed = float(np.median(per_file_speed[name]))
+        ref_speed = float(np.median(per_file_speed["basic-pitch"])) if "basic-pitch" in per_file_speed else None
+        ratio = f" ({speed / ref_speed:.2f}x basic-pitch)" if ref_speed and name != "basic-pitch" else ""
         lines.append(f"| {name} | {mean(c, 1, 0):.3f} | {mean(c, 1, 1):.3f} | **{mean(c, 1, 2):.3f}** | "
-                     f"{mean(c, 2, 2):.3f} | **{mean(h, 1, 2):.3f}** | {mean(h, 2, 2):.3f} | {speed:.0f}x |")
+                     f"{mean(c, 2, 2):.3f} | **{mean(h, 1, 2):.3f}** | {mean(h, 2, 2):.3f} | {speed:.0f}x{ratio} |")
     lines += ["", "Onset-only F1 per instrument (clean / hard):", ""]
     insts = sorted({m["instrument"] for m in manifest})
     lines.append("| instrument | " + " | ".join(systems) + " |")
@@ -225,12 +261,14 @@ def main(argv=None) -> int:
             h = [r[1][2] for r in scores[("hard", name)] if r[0] == inst]
             cells.append(f"{np.mean(c):.2f} / {np.mean(h):.2f}")
         lines.append(f"| {inst} | " + " | ".join(cells) + " |")
+    if not args.quick:
+        lines += ["", memory_check(data)]
     table = "\n".join(lines)
     print(table)
     if not args.no_write and not args.quick:
         machine = (f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores (shared "
                    f"2-core CPU VM, other jobs running), Python {platform.python_version()}, torch {torch.__version__}, "
-                   f"{THREADS} threads")
+                   f"{args.threads} threads")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(f"# Transcription benchmark\n\nCommand: `python benchmarks/transcription.py`  \n"
                            f"Machine: {machine}  \nDate: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"

@@ -2,6 +2,8 @@
 
     python scripts/train_transcriber.py data  [--clips 700]          # render training clips
     python scripts/train_transcriber.py train [--minutes 20]         # train, write checkpoints/transcriber.pt
+    python scripts/train_transcriber.py train --init checkpoints/transcriber.pt --lr 1e-3 --minutes 15
+                                                                     # a second, lower-rate cycle
 
 Training melodies: top voices of music21's Bach chorales, Palestrina, Monteverdi and Trecento
 pieces, plus random melodies (tunesmith.transcribe.dataset.random_melody). The evaluation set
@@ -115,7 +117,8 @@ def frame_targets(notes: np.ndarray, start_s: float, n_frames: int):
     return cls, onset, offset
 
 
-def train(minutes: float, batch: int = 16, crop_frames: int = 320, lr: float = 3e-3, threads: int = 2) -> None:
+def train(minutes: float, batch: int = 16, crop_frames: int = 320, lr: float = 3e-3, threads: int = 2,
+          init: str | None = None) -> None:
     import torch
     import torch.nn.functional as F
 
@@ -135,6 +138,13 @@ def train(minutes: float, batch: int = 16, crop_frames: int = 320, lr: float = 3
     audio_all, notes_all = d["audio"], d["notes"]
     fe = HarmonicFrontEnd()
     net = TranscriberNet()
+    start_step = 0
+    if init:   # continue from a checkpoint (a second, lower learning-rate cycle)
+        ckpt = torch.load(init, map_location="cpu", weights_only=True)
+        net = TranscriberNet(**ckpt["model_config"])
+        net.load_state_dict(ckpt["state_dict"])
+        start_step = int(ckpt.get("train_steps", 0))
+        print(f"continuing from {init} (step {start_step})", file=sys.stderr)
     margin = 8
 
     def sample(i, rng):
@@ -173,7 +183,7 @@ def train(minutes: float, batch: int = 16, crop_frames: int = 320, lr: float = 3
     # estimate the number of steps that fit the budget from the first few
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     metrics_path = RUN_DIR / "metrics.csv"
-    rows = []
+    rows = list(csv.DictReader(metrics_path.read_text().splitlines())) if init and metrics_path.exists() else []
     t_start = time.time()
     step, total_steps = 0, None
     sched = None
@@ -206,7 +216,7 @@ def train(minutes: float, batch: int = 16, crop_frames: int = 320, lr: float = 3
                     m = vb[2] >= 0
                     acc_n += (o[0].argmax(1)[m] == vb[2][m]).sum().item()
                     acc_d += m.sum().item()
-            row = {"step": step, "train_loss": round(loss.item(), 4), "train_pitch": round(parts[0], 4),
+            row = {"step": start_step + step, "train_loss": round(loss.item(), 4), "train_pitch": round(parts[0], 4),
                    "train_onset": round(parts[1], 4), "val_loss": round(float(np.mean(vl)), 4),
                    "val_frame_acc": round(acc_n / max(1, acc_d), 4)}
             rows.append(row)
@@ -215,7 +225,7 @@ def train(minutes: float, batch: int = 16, crop_frames: int = 320, lr: float = 3
                 w = csv.DictWriter(fh, fieldnames=list(row))
                 w.writeheader()
                 w.writerows(rows)
-            save_checkpoint(net, CKPT, __version__, step)
+            save_checkpoint(net, CKPT, __version__, start_step + step)
         if total_steps and step >= total_steps:
             break
     training_curves_png(metrics_path, RUN_DIR / "curves.png", title="transcriber")
@@ -250,11 +260,13 @@ def main(argv=None) -> int:
     b = sub.add_parser("train")
     b.add_argument("--minutes", type=float, default=20.0)
     b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
+    b.add_argument("--init", default=None, help="continue from this checkpoint")
     args = ap.parse_args(argv)
     if args.cmd == "data":
         make_data(args.clips)
     else:
-        train(args.minutes, threads=args.threads)
+        train(args.minutes, threads=args.threads, lr=args.lr, init=args.init)
     return 0
 
 

@@ -357,7 +357,8 @@ class FrameTrack:
     fundamental in fractional MIDI relative to A4 = 440 Hz (NaN where
     unvoiced); ``voiced`` the probability that a note sounds; ``confidence`` the
     probability of ``pitch`` given that one sounds; ``onset``/``offset`` the
-    onset and offset strengths in [0, 1]; ``power`` the mean-square amplitude.
+    onset and offset strengths in [0, 1]; ``power`` the mean-square amplitude;
+    ``harmonicity`` the share of power on the harmonics of ``pitch`` (low for chords).
     ``spec`` (optional) is the log-frequency spectrogram of the first frames,
     kept for pictures, with ``spec_midi`` the MIDI number of each row.
     """
@@ -371,6 +372,7 @@ class FrameTrack:
     offset: np.ndarray
     power: np.ndarray
     a4_hz: float = 440.0
+    harmonicity: np.ndarray | None = None
     spec: np.ndarray | None = None
     spec_midi: np.ndarray | None = None
 
@@ -408,8 +410,35 @@ def _chunk_outputs(net: TranscriberNet, fe: HarmonicFrontEnd, seg: np.ndarray, p
         denom = a - 2 * b + c
         delta = torch.where(denom.abs() > 1e-6, 0.5 * (a - c) / torch.where(denom == 0, 1.0, denom), 0.0)
         frac = delta.clamp(-1, 1) / BINS_PER_SEMITONE
+        harm = _harmonicity(spec[0], idx)
         return (idx.numpy() + MIDI_LOW, (idx.float() + MIDI_LOW + frac).numpy(), voiced.numpy(), conf.numpy(),
-                torch.sigmoid(ol[0]).numpy(), torch.sigmoid(fl[0]).numpy(), power[0].numpy(), spec[0].numpy())
+                torch.sigmoid(ol[0]).numpy(), torch.sigmoid(fl[0]).numpy(), power[0].numpy(), harm.numpy(),
+                spec[0].numpy())
+
+
+N_HARMONICITY = 8
+
+
+def _harmonicity(spec: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Share of the power between the f0 and its 8th harmonic that lies within ±1/3 semitone of a harmonic.
+
+    ``spec`` is one front-end output ``(n_spec, T)``, ``idx`` the chosen semitone
+    per frame (0 = ``MIDI_LOW``). A single harmonic tone gives values near 1;
+    a chord puts energy between the harmonics of its top or strongest note.
+    """
+    power = torch.exp(spec * SPEC_SCALE + SPEC_SHIFT)                       # (F, T)
+    n_spec, T = power.shape
+    base = (idx + MIDI_LOW - SPEC_MIDI_LOW).long() * BINS_PER_SEMITONE      # row of the f0
+    offs = torch.tensor([int(round(12 * BINS_PER_SEMITONE * math.log2(h))) for h in range(1, N_HARMONICITY + 1)])
+    rows = (base[None, :] + offs[:, None])                                  # (H, T)
+    near = torch.stack([rows - 1, rows, rows + 1]).clamp(0, n_spec - 1)    # (3, H, T)
+    t = torch.arange(T).expand_as(near)
+    on_harm = power[near.reshape(-1), t.reshape(-1)].view(3, -1, T).sum((0, 1))
+    cum = torch.cumsum(power, 0)
+    lo = (base - 1).clamp(0, n_spec - 1)
+    hi = (rows[-1] + 1).clamp(0, n_spec - 1)
+    total = cum.gather(0, hi[None])[0] - cum.gather(0, lo[None])[0] + power.gather(0, lo[None])[0]
+    return (on_harm / total.clamp_min(1e-12)).clamp(0, 1)
 
 
 def track_blocks(blocks, net: TranscriberNet, *, a4_hz: float = 440.0, midi_range: tuple[float, float] | None = None,
@@ -463,11 +492,12 @@ def track_blocks(blocks, net: TranscriberNet, *, a4_hz: float = 440.0, midi_rang
             buf_start = next_frame - CONTEXT_FRAMES
         if progress is not None and block is not None:
             progress(len(block) / SR)
-    cols = [np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in range(7)]
-    pitch, f0_rel, voiced, conf, onset, offset, power = cols
+    cols = [np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in range(8)]
+    pitch, f0_rel, voiced, conf, onset, offset, power, harm = cols
     tune = 12 * np.log2(a4_hz / 440.0)
     spec_midi = SPEC_MIDI_LOW + np.arange(HarmonicFrontEnd.n_spec) / BINS_PER_SEMITONE + tune
     return FrameTrack(hop_s=HOP_LENGTH / SR, pitch=pitch.astype(np.int64), f0=np.where(voiced > 0.5, f0_rel + tune, np.nan),
                       voiced=voiced, confidence=conf, onset=onset, offset=offset, power=power, a4_hz=a4_hz,
+                      harmonicity=harm,
                       spec=np.concatenate(spec_parts, axis=1).astype(np.float32) if spec_parts else None,
                       spec_midi=spec_midi)
