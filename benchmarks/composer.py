@@ -3,6 +3,9 @@
 
     python benchmarks/composer.py [--checkpoint checkpoints/composer-chorales.pt [more.pt ...]] [--quick]
 
+By default the shipped model plus its two ensemble partners in ``checkpoints/``
+(another seed, and a variant with the bar-number feature; stored in float16).
+
 No extra packages are needed (the PPM baseline is ``tunesmith.compose.ppm``).
 
 Data: ``/work/shared/benchmarks/chorale_split.json`` exactly as given (music21
@@ -257,7 +260,10 @@ def training_speed(cfg_path: Path, mels, steps: int = 15) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", nargs="+", default=[str(ROOT / "checkpoints" / "composer-chorales.pt")])
+    default_ckpts = [ROOT / "checkpoints" / n for n in ("composer-chorales.pt", "composer-chorales-seed1.pt",
+                                                       "composer-chorales-bars.pt")]
+    ap.add_argument("--checkpoint", nargs="+", default=[str(c) for c in default_ckpts if c.exists()],
+                    help="first: the model of the single-model rows; all: the ensemble")
     ap.add_argument("--config", default=str(ROOT / "configs" / "composer.yaml"))
     ap.add_argument("--quick", action="store_true", help="no dynamic evaluation, 20 generated melodies")
     ap.add_argument("--adapt-grid", default="0.0003,0.001")

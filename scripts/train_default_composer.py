@@ -49,13 +49,16 @@ def main() -> None:
     split = json.loads(Path(args.split).read_text())
     train, valid = corpus_files(split["train"]), corpus_files(split["valid"])
     cfg = load_config(args.config, args.overrides)
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     best = train_composer(train, valid_data=valid, out_dir=args.out_dir, resume=args.resume, cfg=cfg)
     wall = time.time() - t0
     export_checkpoint(best, args.export)
     size = Path(args.export).stat().st_size / 1e6
+    import os
+
     print(json.dumps({"best": str(best), "export": args.export, "size_mb": round(size, 2),
-                      "wall_s": round(wall, 1), "threads": torch.get_num_threads()}))
+                      "wall_s": round(wall, 1), "cpu_s": round(time.process_time() - cpu0, 1),
+                      "threads": torch.get_num_threads(), "load_avg_15min": round(os.getloadavg()[2], 1)}))
 
 
 if __name__ == "__main__":
