@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--iters", type=int, default=None, metavar="N",
                    help="Griffin-Lim iterations (more: fewer phasing artefacts, slower; default from the checkpoint)")
     p.add_argument("--momentum", type=float, default=None, help="fast Griffin-Lim momentum (default 0.99)")
-    p.add_argument("--chunk-s", type=float, default=20.0, help="seconds converted at a time (memory bound)")
+    p.add_argument("--chunk-s", type=float, default=10.0, help="seconds converted at a time (bounds memory)")
     p.add_argument("--format", choices=["wav", "flac", "ogg"], default="wav", help="output file format")
     p.add_argument("--no-png", dest="png", action="store_false", help="skip the before/after spectrogram pictures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or settings line")

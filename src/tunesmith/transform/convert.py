@@ -58,7 +58,7 @@ class Converter:
     """
 
     def __init__(self, checkpoint=None, *, inversion: str | None = None, n_iter: int | None = None,
-                 momentum: float | None = None, chunk_s: float = 20.0, context_s: float = 1.5,
+                 momentum: float | None = None, chunk_s: float = 10.0, context_s: float = 1.5,
                  crossfade_s: float = 0.5, device: str = "cpu"):
         from tunesmith.transform.train import load_checkpoint
 
