@@ -130,11 +130,11 @@ def test_cqt_agrees_with_librosa(signals, name):
     ref = np.abs(librosa.cqt(y, sr=SR))
     ours = run(F.CQT(SR), y)
     assert ours.shape == ref.shape == (84, 1 + len(y) // 512)
-    assert np.linalg.norm(ours - ref) / np.linalg.norm(ref) < 0.01
-    assert corr(ours, ref) >= CORR_MIN
+    assert np.linalg.norm(ours - ref) / np.linalg.norm(ref) < 5e-3
+    assert corr(ours, ref) >= 0.99999
     keep = ref > ref.max() * 1e-3  # top 60 dB
     err_db = np.abs(20 * np.log10(np.maximum(ours, 1e-12) / ref))[keep]
-    assert np.median(err_db) < 0.1
+    assert np.percentile(err_db, 99) < 0.1
     assert np.allclose(F.CQT(SR).frequencies, librosa.cqt_frequencies(84, fmin=librosa.note_to_hz("C1")))
 
 

@@ -873,19 +873,62 @@ class MFCC(LogMelSpectrogram):
 # constant-Q
 
 
+def sparsify_rows(K: np.ndarray, quantile: float) -> np.ndarray:
+    """Zero the smallest entries of each row of ``K`` that together hold ``quantile`` of its L1 mass.
+
+    This is how librosa trims its CQT kernels (``sparsity=0.01``): the discarded far
+    side lobes change quiet bins by a few dB, so keeping it makes the two agree.
+    """
+    if quantile <= 0:
+        return K
+    mag = np.abs(K)
+    order = np.argsort(mag, axis=1)
+    sorted_mag = np.take_along_axis(mag, order, axis=1)
+    mass = np.cumsum(sorted_mag, axis=1) / np.maximum(sorted_mag.sum(axis=1, keepdims=True), 1e-300)
+    drop_sorted = mass < quantile
+    drop = np.zeros_like(drop_sorted)
+    np.put_along_axis(drop, order, drop_sorted, axis=1)
+    out = K.copy()
+    out[drop] = 0
+    return out
+
+
+#: Zeros appended before the FFT-domain decimation, so that the ideal low-pass acts
+#: (almost) linearly instead of wrapping the end of the signal onto its start.
+_DECIMATION_PAD = 4096
+
+
+def _fft_size(n: int) -> int:
+    """Smallest even 5-smooth integer >= n (fast FFT lengths)."""
+    best = None
+    p2 = 2
+    while best is None or p2 < best:
+        p3 = p2
+        while p3 < (best or 2 * n + 2):
+            p5 = p3
+            while p5 < n:
+                p5 *= 5
+            if best is None or p5 < best:
+                best = p5
+            p3 *= 3
+        p2 *= 2
+    return best
+
+
 def _halve_rate(x: Tensor) -> Tensor:
     """Downsample ``(batch, n)`` by 2 with an ideal (FFT-domain) low-pass at the new Nyquist.
 
-    Output length ``ceil(n / 2)``; sinusoids below the new Nyquist keep their amplitude.
+    The signal is zero-padded (by at least ``_DECIMATION_PAD``, to a fast FFT length)
+    first, so the window's edges behave as if the audio outside it were silence, as with
+    a linear resampler. Output length ``ceil(n / 2)``; sinusoids below the new Nyquist
+    keep their amplitude.
     """
     n = x.shape[-1]
-    if n % 2:
-        x = torch.nn.functional.pad(x, (0, 1))
-        n += 1
-    m = n // 2
-    X = torch.fft.rfft(x, n=n)
-    Y = X[..., : m // 2 + 1]
-    return torch.fft.irfft(Y, n=m) * (m / n)
+    size = _fft_size(n + _DECIMATION_PAD)
+    half = size // 2
+    X = torch.fft.rfft(x, n=size)
+    y = torch.fft.irfft(X[..., : half // 2 + 1], n=half) * 0.5
+    return y[..., : (n + 1) // 2]
 
 
 class CQT(nn.Module):
@@ -897,7 +940,9 @@ class CQT(nn.Module):
     applied in the frequency domain to an STFT with a rectangular window; the signal is
     then halved in rate (ideal FFT-domain low-pass; librosa uses soxr) and the same
     kernels, shifted an octave down, give the next octave, and so on. With
-    ``scale=True`` each bin is divided by ``sqrt(filter length)`` like librosa.
+    ``scale=True`` each bin is divided by ``sqrt(filter length)`` like librosa, and, like
+    librosa, each kernel drops its smallest coefficients holding ``sparsity`` (1 %) of its
+    L1 mass (``sparsity=0`` keeps the exact kernels).
     Frequencies: ``fmin * 2 ** (k / bins_per_octave)`` Hz. Frame ``t`` is centred on
     sample ``t * hop_length``; ``hop_length`` must be divisible by ``2 ** (n_octaves - 1)``
     for all octaves to keep the hop (as librosa, otherwise later octaves stop halving).
@@ -905,7 +950,7 @@ class CQT(nn.Module):
 
     def __init__(self, sr: int, hop_length: int = DEFAULT_HOP, fmin: float = C1_HZ, n_bins: int = 84,
                  bins_per_octave: int = 12, *, filter_scale: float = 1.0, norm: float = 1.0,
-                 window: str = "hann", scale: bool = True, power: float = 1.0):
+                 window: str = "hann", scale: bool = True, power: float = 1.0, sparsity: float = 0.01):
         super().__init__()
         import librosa
 
@@ -944,6 +989,7 @@ class CQT(nn.Module):
             basis = basis * (lens[:, None] / float(n_fft))
             fb = np.fft.fft(basis, n=n_fft, axis=1)[:, : n_fft // 2 + 1]
             fb *= np.sqrt(sr / my_sr)
+            fb = sparsify_rows(fb, sparsity)
             self.register_buffer(f"kernel_{i}", torch.as_tensor(fb.astype(np.complex64)))
             self.hop_plan.append(my_hop)
             self.n_fft_plan.append(n_fft)
