@@ -312,12 +312,12 @@ def tables(rows, agree, mem, args, audio_s) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 minute of audio, 3 repeats, 10-minute long file")
-    ap.add_argument("--repeats", type=int, default=None, help="timed repeats per cell (default 7, quick 3)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats per cell (default 9, quick 3)")
     ap.add_argument("--threads", default="1,2", help="thread counts to test (default 1,2)")
     ap.add_argument("--kinds", default=",".join(KINDS), help="representations to time")
     ap.add_argument("--no-memory", action="store_true", help="skip the long-file memory measurement")
     args = ap.parse_args()
-    args.repeats = args.repeats or (3 if args.quick else 7)
+    args.repeats = args.repeats or (3 if args.quick else 9)
     audio_s = 60.0 if args.quick else 600.0
     print(f"rendering {audio_s:.0f} s of chorale melodies (cached in {DATA}) ...", flush=True)
     y = render_corpus_audio(600.0)[: int(audio_s * SR)]
