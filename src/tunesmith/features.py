@@ -11,15 +11,18 @@ and the outputs agree with librosa's on the same signal (see ``tests/test_featur
 * framing: ``center=True`` pads ``n_fft // 2`` zeros on both sides (librosa 0.11's
   ``pad_mode="constant"``), so a signal of ``n`` samples gives ``1 + n // hop_length``
   frames; frame ``t`` is centred on sample ``t * hop_length``;
-* mel: Slaney mel scale (``htk=False``) with Slaney area normalisation, from
-  :func:`librosa.filters.mel`;
+* mel: Slaney mel scale (``htk=False``) with Slaney area normalisation
+  (:func:`mel_filters`, equal to :func:`librosa.filters.mel`);
 * dB: ``10 log10(max(S, amin)) - 10 log10(max(ref, amin))`` floored at ``max - top_db``,
   where the maximum is taken **per example** (over bins and frames), so a batch
   gives exactly the stacked results of its items;
 * MFCC: orthonormal DCT-II of the log-mel dB spectrogram;
 * PCEN: librosa's formula and defaults (see :class:`PCEN`);
 * CQT: librosa's multirate constant-Q transform (one octave of wavelet kernels
-  applied per octave, the signal halved in rate between octaves).
+  applied per octave, the signal halved in rate between octaves), within 0.1 dB of
+  ``librosa.cqt`` on 99 % of the bins in the top 60 dB.
+
+librosa itself is imported only by :class:`CQT` (for its wavelet kernels).
 
 Speed: on the CPU without autograd, STFT-based modules process frames in cache-sized
 blocks (window, FFT, power, sparse filterbank and dB fused per block) and spread the
@@ -1363,10 +1366,6 @@ def frontend(kind: str, sr: int, **kwargs: Any) -> nn.Module:
     if key not in table:
         raise ValueError(f"unknown front end {kind!r}; choose from {', '.join(KINDS)}")
     return table[key](sr, **kwargs)
-
-
-def _output_is_db(kind: str) -> bool:
-    return kind in ("logstft", "logmel")
 
 
 # --------------------------------------------------------------------------------------
