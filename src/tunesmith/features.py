@@ -1528,6 +1528,10 @@ def _frequencies_or_none(module: nn.Module) -> np.ndarray | None:
         return None
 
 
+#: Rows drawn at most in a picture (a 4-inch plot has fewer pixels than a 2048-point STFT has bins).
+_MAX_IMAGE_ROWS = 400
+
+
 def features_png(features: np.ndarray, path: str | Path, *, kind: str, module: nn.Module, t0: float = 0.0,
                  title: str | None = None) -> Path:
     """Draw one window's features ``(n_bins, frames)`` as a PNG with time in seconds and rows in Hz.
@@ -1541,6 +1545,12 @@ def features_png(features: np.ndarray, path: str | Path, *, kind: str, module: n
     S = np.asarray(features, dtype=np.float32)
     sr, hop = int(module.sr), int(module.hop_length)
     freqs = _frequencies_or_none(module)
+    k = -(-S.shape[0] // _MAX_IMAGE_ROWS)
+    if k > 1:  # more rows than pixels: keep the loudest of each group of k rows (cheap to draw)
+        n = S.shape[0] // k * k
+        S = S[:n].reshape(-1, k, S.shape[1]).max(axis=1)
+        if freqs is not None:
+            freqs = freqs[:n].reshape(-1, k).mean(axis=1)
     fig, axes = figure(10, 4)
     ax = axes[0, 0]
     if kind in ("stft", "mel", "cqt"):
