@@ -254,3 +254,23 @@ def test_cli_train_and_convert(pair_dir, tiny_ckpt, tmp_path, capsys):
     assert "no such checkpoint" in capsys.readouterr().err
     assert main(["train", "transform", "--data", str(tmp_path / "nowhere")]) == 1
     assert "no such pair folder" in capsys.readouterr().err
+
+
+def test_default_checkpoint_converts_demo_toward_violin():
+    """The shipped model moves a demo piano clip toward its violin render (LSD below identity)."""
+    from tunesmith.audio import load
+    from tunesmith.transform.convert import Converter
+    from tunesmith.transform.metrics import log_spectral_distance
+    from tunesmith.transform.train import default_checkpoint
+
+    from pathlib import Path
+
+    pairs = Path(__file__).resolve().parents[1] / "data" / "pairs"
+    if not default_checkpoint().exists() or not (pairs / "input").is_dir():
+        pytest.skip("default checkpoint or demo pairs not present")
+    name = sorted(p.name for p in (pairs / "input").iterdir())[0]
+    x = load(pairs / "input" / name, sr=22050).samples[: 3 * 22050]
+    y = load(pairs / "output" / name, sr=22050).samples[: 3 * 22050]
+    out = Converter(None, inversion="input-phase")(x)
+    assert out.shape == x.shape
+    assert log_spectral_distance(y, out) < log_spectral_distance(y, x) - 2.0
