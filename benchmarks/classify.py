@@ -93,7 +93,7 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
 
     feats = "logmel,logstft,descriptors+lr,crbm" if quick else "all"
     t0 = time.perf_counter()
-    res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed, epochs=15,
+    res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed, epochs=10,
                            out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad")
     wall = time.perf_counter() - t0
     best = res.best()
@@ -156,6 +156,24 @@ def throughput_benchmark(voices_ckpt: Path, data: Path, quick: bool) -> str:
             f"ONNX file {size_kb:.0f} KB; checkpoint {voices_ckpt.stat().st_size / 1024:.0f} KB.\n")
 
 
+def _merge_sections(path: Path, parts: list[str]) -> str:
+    """Parts of this run replace same-titled sections of an earlier results file (``--skip`` runs)."""
+    def sections(text):
+        out = {}
+        for chunk in ("\n" + text).split("\n## ")[1:]:
+            title = chunk.split("\n", 1)[0]
+            out[title] = "## " + chunk.strip() + "\n"
+        return out
+
+    old = sections(path.read_text()) if path.exists() else {}
+    new = sections("\n".join(p for p in parts[1:] if p.startswith("## ")))
+    merged = {**old, **new}
+    order = ["One voice or several (held-out instruments)", "Good vs bad takes: which representation?",
+             "Throughput (CPU)"]
+    body = "\n".join(merged[t] for t in sorted(merged, key=lambda t: order.index(t) if t in order else 99))
+    return parts[0] + "\n" + body
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="classifier benchmark")
     ap.add_argument("--quick", action="store_true", help="subsets, fewer representations and folds")
@@ -192,12 +210,12 @@ def main(argv=None) -> int:
     if "throughput" not in skip and voices_ckpt.exists():
         parts.append("## Throughput (CPU)\n\n" + throughput_benchmark(voices_ckpt, data / "voices", args.quick))
         print(parts[-1], flush=True)
-    parts.append(f"\nTotal benchmark time {(time.perf_counter() - t_start) / 60:.1f} min.\n")
+    print(f"total benchmark time {(time.perf_counter() - t_start) / 60:.1f} min", file=sys.stderr)
     if not args.quick:
         from tunesmith.io import atomic_write_text
 
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(RESULTS, "\n".join(parts))
+        atomic_write_text(RESULTS, _merge_sections(RESULTS, parts))
         print(f"wrote {RESULTS}", file=sys.stderr)
     return 0
 

@@ -293,7 +293,7 @@ def test_cli_voices_with_shipped_checkpoint_and_stdin_stream(tmp_path, capsys):
     assert _cli("voices", str(one), "-o", str(out)) == 0
     rows = list(csv.DictReader(open(out)))
     assert rows[0]["scope"] == "file" and abs(float(rows[0]["p_one"]) + float(rows[0]["p_several"]) - 1) < 1e-3
-    assert len(rows) == 1 + 4  # 2-s windows every second over 4 s
+    assert len(rows) == 1 + 3  # 2-s windows every second over 4 s: starting at 0, 1 and 2 s
     pcm = (_melody(6, 2.5) * 32767).astype("<i2").tobytes()
     proc = subprocess.run([sys.executable, "-m", "tunesmith.cli", "voices", "--stream", "-", "--rate", "16000"],
                           input=pcm, capture_output=True, timeout=120)

@@ -59,13 +59,14 @@ CRBM_WIDTH = 6         # frames per basis
 CRBM_POOL = 3          # max-pooling ratio over time
 CRBM_SPARSITY = 0.03   # target mean hidden activation
 CRBM_EPOCHS = 3
+CRBM_TRAIN_WINDOWS = 96  # unsupervised training uses at most this many windows of the training part
 GMM_COMPONENTS = 8
 AE_CODE = 32
 AE_EPOCHS = 8
 
 
 # --------------------------------------------------------------------------- training helpers
-def fit_network(net, x, y, *, epochs: int = 15, lr: float = 3e-3, batch_size: int = 16,
+def fit_network(net, x, y, *, epochs: int = 10, lr: float = 3e-3, batch_size: int = 16,
                 class_w=None, seed: int = 0, augment: dict | None = None):
     """Train ``net`` on standardised features ``x`` (n, bins, frames) and labels ``y`` with AdamW,
     cosine decay and class-weighted cross-entropy; deterministic for a given ``seed``."""
@@ -386,7 +387,7 @@ def _parse_representations(features) -> list[str]:
 
 
 def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, seed: int = 0,
-                     arch: str = "cnn1d", epochs: int = 15, sr: int = 16000, window_s: float = 10.0,
+                     arch: str = "cnn1d", epochs: int = 10, sr: int = 16000, window_s: float = 10.0,
                      group_by: str = "stem", out_dir: str | Path | None = None,
                      progress: bool = True) -> CompareResult:
     """k-fold comparison of representations on a labelled folder (see the module docstring).
@@ -509,7 +510,9 @@ def _crbm_features(spec_tr, spec_te, seed):
 
     vtr, vte = whiten(spec_tr), whiten(spec_te)
     torch.manual_seed(seed)
-    rbm = ConvRBM(n_pca).fit(vtr, seed=seed)
+    fit_on = vtr if len(vtr) <= CRBM_TRAIN_WINDOWS else \
+        vtr[torch.from_numpy(rng.choice(len(vtr), CRBM_TRAIN_WINDOWS, replace=False))]
+    rbm = ConvRBM(n_pca).fit(fit_on, seed=seed)
     htr = torch.cat([rbm.transform(vtr[i:i + 64]) for i in range(0, len(vtr), 64)])
     hte = torch.cat([rbm.transform(vte[i:i + 64]) for i in range(0, len(vte), 64)])
     return _standardise(htr, hte)

@@ -96,9 +96,9 @@ def _block2d(cin: int, cout: int) -> nn.Sequential:
                          nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True))
 
 
-def _block1d(cin: int, cout: int, k: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv1d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm1d(cout, eps=BN_EPS),
-                         nn.ReLU(inplace=True), nn.MaxPool1d(2, ceil_mode=True))
+def _block1d(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv1d(cin, cout, k, stride=stride, padding=k // 2, bias=False),
+                         nn.BatchNorm1d(cout, eps=BN_EPS), nn.ReLU(inplace=True), nn.MaxPool1d(2, ceil_mode=True))
 
 
 class CNN2d(nn.Module):
@@ -121,14 +121,16 @@ class CNN2d(nn.Module):
 
 
 class CNN1d(nn.Module):
-    """A 1-D CNN over time with the bins as input channels (kernel ``kernel`` frames),
+    """A 1-D CNN over time with the bins as input channels (kernel ``kernel`` frames; the first
+    convolution steps ``stride`` frames, which makes wide inputs such as a linear STFT cheap),
     global mean and max pooling over time, dropout and a linear layer."""
 
     def __init__(self, n_bins: int, n_classes: int, channels=(64, 64, 64), kernel: int = 5,
-                 dropout: float = 0.3):
+                 dropout: float = 0.3, stride: int = 2):
         super().__init__()
         chans = (n_bins, *channels)
-        self.blocks = nn.Sequential(*[_block1d(a, b, kernel) for a, b in zip(chans[:-1], chans[1:])])
+        self.blocks = nn.Sequential(*[_block1d(a, b, kernel, stride if i == 0 else 1)
+                                      for i, (a, b) in enumerate(zip(chans[:-1], chans[1:]))])
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(2 * chans[-1], n_classes)
 
@@ -146,6 +148,7 @@ def build_network(arch: str, n_bins: int, n_classes: int, **kw) -> nn.Module:
 
     if arch == "cnn2d":
         kw.pop("kernel", None)
+        kw.pop("stride", None)
         return CNN2d(n_bins, n_classes, **kw)
     if arch == "cnn1d":
         return CNN1d(n_bins, n_classes, **kw)
