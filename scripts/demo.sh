@@ -20,9 +20,10 @@ if $TS --help | grep -q " transcribe "; then
 fi
 if $TS train --help | grep -q "composer"; then
   step "2/4 train a composer on data/songs -> $OUT/composer"
+  rm -rf "$OUT/composer"   # a fresh run each time (use --resume on a run folder to continue one)
   $TS train composer --data data/songs --config configs/composer-demo.yaml -o "$OUT/composer"
   step "3/4 generate 4 melodies -> $OUT/generated"
-  $TS generate --checkpoint "$OUT/composer/last.ckpt" -o "$OUT/generated" -n 4 --seed 1
+  $TS generate --checkpoint "$OUT/composer/best.ckpt" -o "$OUT/generated" -n 4 --seed 1
 fi
 if $TS --help | grep -q " features "; then
   step "4/4 log-mel spectrograms -> $OUT/features"
