@@ -44,8 +44,8 @@ def run_batch(files: Sequence[Path], fn: Callable[[Path], Any], *, desc: str = "
             verb = "error" if len(files) == 1 else "skipped"
             bar.write(f"tunesmith: {verb}: {f}: {msg}", file=sys.stderr)
     if result.failed and len(files) > 1:
-        print(f"tunesmith: {len(result.done)} of {len(files)} {desc} done, {len(result.failed)} skipped",
-              file=sys.stderr)
+        print(f"tunesmith: {desc}: {len(result.done)} of {len(files)} files done, "
+              f"{len(result.failed)} skipped", file=sys.stderr)
     return result
 
 
