@@ -213,7 +213,8 @@ def main(argv=None) -> int:
     oracle = rows[3][1]["lsd"]
     lines = ["## Piano -> violin transformation (issue 6)", "",
              f"{len(test_pairs)} test clips ({sum(lengths) / sr:.0f} s), {len(train_pairs)} training clips; "
-             f"models trained {minutes:g} CPU-minutes each (1 thread) on the training clips.", "",
+             f"models trained {minutes:g} minutes each (1 thread) on the training clips "
+             f"(when reused with --reuse, their budgets are in {args.runs}/<arch>/config.yaml).", "",
              "| system | LSD (dB) ↓ | MR-STFT ↓ | MCD (dB) ↓ | gap closed (LSD) |", "|---|---:|---:|---:|---:|"]
     for name, r in rows:
         gap = (ident - r["lsd"]) / (ident - oracle) if ident != oracle else float("nan")
@@ -225,7 +226,7 @@ def main(argv=None) -> int:
               "|---:|---:|---:|---:|---:|---:|"]
     for n_iter, d_l, d_t, s_l, s_t, ratio in inv_rows:
         lines.append(f"| {n_iter} | {d_l:.2f} | {d_t:.2f} | {s_l:.1f} | {s_t:.1f} | {ratio:.1f}× |")
-    lines += ["", "### Conversion speed (60 s input, chunked, 2 threads, median)", "",
+    lines += ["", "### Conversion speed (60 s input, chunked, 2 threads, one timed run after a warm-up)", "",
               "| model | inversion | × realtime |", "|---|---|---:|"]
     for arch, inv, s in speed_rows:
         lines.append(f"| {arch} | {inv} | {s:.1f} |")
