@@ -293,6 +293,7 @@ def main() -> None:
     plain_s = time.perf_counter() - t
     for path, (bpn, bpe) in zip(args.checkpoint, single):
         rows.append((f"LSTM `{Path(path).name}`", bpn, bpe))
+    log(f"PPM: {ppm}\nLSTM: {rows}")
     # evaluation settings chosen on valid
     stm_valid = {b: lstm_scores(comps[:1], data["valid"], stm_bias=b)[0] for b in (1.0, 2.0, 3.0)}
     stm_b = min(stm_valid, key=stm_valid.get)
@@ -314,6 +315,7 @@ def main() -> None:
             rows.append((f"ensemble of {len(comps)} LSTMs + dynamic evaluation + short-term model",
                          *lstm_scores(comps, data["test"], adapt_lr=adapt, stm_bias=stm_b)))
 
+    log(f"rows: {rows}")
     log("generation ...")
     gm = generation_metrics(comps[0], data, n=20 if args.quick else 100)
     log("training speed ...")
@@ -370,7 +372,8 @@ def main() -> None:
         f"| scoring the test split (plain LSTM) | {n_notes / plain_s * len(comps):.0f} notes/s |",
     ]
     if args.train_log and Path(args.train_log).exists():
-        info = json.loads(Path(args.train_log).read_text().strip().splitlines()[-1])
+        found = [ln for ln in Path(args.train_log).read_text(errors="replace").splitlines() if '"wall_s"' in ln]
+        info = json.loads(found[-1][found[-1].index("{"):]) if found else {"wall_s": float("nan")}
         lines.append(f"| default model training (wall, niced, shared machine; see notes) | {info['wall_s'] / 60:.1f} min |")
     load = os.getloadavg()
     lines += [
