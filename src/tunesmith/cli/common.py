@@ -81,10 +81,10 @@ def parse_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def print_settings(title: str, settings: dict, file=sys.stderr) -> None:
-    """Print the effective values of a command's knobs (one line)."""
+def print_settings(title: str, settings: dict, file=None) -> None:
+    """Print the effective values of a command's knobs (one line, stderr by default)."""
     parts = ", ".join(f"{k}={v}" for k, v in settings.items())
-    print(f"{title}: {parts}", file=file)
+    print(f"{title}: {parts}", file=file or sys.stderr)
 
 
 def iter_inputs(paths: Iterable[str], extensions) -> list[Path]:
