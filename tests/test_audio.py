@@ -132,3 +132,15 @@ def test_unsupported_sample_format_is_one_line(tmp_path):
     with pytest.raises(AudioError, match="not a readable audio file") as exc:
         load(tmp_path / "odd.wav")
     assert "odd.wav" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_outputs_respect_umask(tmp_path, sine):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = save(sine, tmp_path / "perm.wav")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
