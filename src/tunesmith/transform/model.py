@@ -43,6 +43,8 @@ __all__ = ["UNet", "FrameLSTM", "PatchDiscriminator", "build_generator", "Transf
 DB_FLOOR_POWER = 1e-10
 #: dB per unit of network output for residual prediction.
 RESIDUAL_SCALE_DB = 20.0
+#: Input bins more than this many standard deviations below the training mean are raised to that level.
+INPUT_FLOOR_STD = 2.0
 #: Largest gain of the mask output (20 dB).
 MASK_MAX_GAIN = 10.0
 
@@ -220,6 +222,13 @@ class TransformModule(L.LightningModule if L is not None else nn.Module):
         self.n_fft, self.hop_length = int(feat["n_fft"]), int(feat["hop_length"])
         n_bins = self.n_fft // 2 + 1
         self.output_mode = config["model"].get("output", "residual")
+        self.input_floor_std = float(config["model"].get("input_floor_std", INPUT_FLOOR_STD))
+        floor = config["model"].get("input_floor_db")
+        #: Input dB values are raised to this floor before the network sees them (``None``: no floor), so
+        #: exact digital zeros (lossy codecs, gated silence) and a faint noise floor look alike.
+        self.input_floor_db = None if floor is None else float(floor)
+        #: Training crops get one random gain, uniform in +-this many dB, on both input and output.
+        self.random_gain_db = float(config.get("data", {}).get("random_gain_db", 0.0) or 0.0)
         for name, val in (("in_mean", -60.0), ("in_std", 20.0), ("out_mean", -60.0), ("out_std", 20.0)):
             self.register_buffer(name, torch.full((n_bins, 1), val))
         loss = config.get("loss", {})
@@ -251,6 +260,12 @@ class TransformModule(L.LightningModule if L is not None else nn.Module):
 
     def forward(self, x_db: torch.Tensor) -> torch.Tensor:
         """Predicted output dB spectrogram ``(batch, bins, frames)`` from the input's ``(batch, bins, frames)``."""
+        if self.input_floor_db is not None:
+            x_db = x_db.clamp_min(self.input_floor_db)
+        if self.input_floor_std > 0:
+            # Lossy codecs (MP3, Vorbis) zero whole regions of the spectrum, far below anything seen in
+            # training; raise such bins to the training distribution's low end before predicting.
+            x_db = torch.maximum(x_db, self.in_mean - self.input_floor_std * self.in_std)
         z = self.generator(((x_db - self.in_mean) / self.in_std)[:, None])[:, 0]
         if self.output_mode == "residual":
             return x_db + RESIDUAL_SCALE_DB * z
@@ -263,6 +278,11 @@ class TransformModule(L.LightningModule if L is not None else nn.Module):
     # ----- training --------------------------------------------------------------------------
     def _losses(self, batch):
         xw, yw, floor = batch
+        if self.training and self.random_gain_db > 0:
+            # Level augmentation: the mapping should not depend on how loud the recording is.
+            gain_db = (torch.rand(xw.shape[0], device=xw.device) * 2.0 - 1.0) * self.random_gain_db
+            g = torch.pow(10.0, gain_db / 20.0)[:, None]
+            xw, yw, floor = xw * g, yw * g, floor + gain_db
         X = self.spectrogram(xw, center=False)
         Y = self.spectrogram(yw, center=False)
         x_db, y_db = magnitude_to_db(X.abs()), magnitude_to_db(Y.abs())
