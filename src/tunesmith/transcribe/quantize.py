@@ -131,4 +131,12 @@ def score(seq: NoteSequence, *, grid: float = 0.25, tempo: float | None = None) 
     seq = seq if seq.tempo and seq.key else annotate(seq, tempo)
     t = tempo or seq.tempo or 120.0
     offset = estimate_beat_offset(seq, t) if len(seq) else 0.0
-    return quantize(seq.copy(tempo=t), tempo=t, grid=grid, offset_s=offset)
+    q = quantize(seq.copy(tempo=t), tempo=t, grid=grid, offset_s=offset)
+    # a monophonic line stays one: notes snapped onto the same grid point keep only the longest
+    # as performed (a chord in the score would be wrong)
+    best: dict[float, tuple[float, object]] = {}
+    for orig, n in zip(seq.notes, q.notes):
+        key = round(n.onset_beats, 6)
+        if key not in best or orig.duration > best[key][0]:
+            best[key] = (orig.duration, n)
+    return q.copy(notes=[n for _, n in best.values()])
