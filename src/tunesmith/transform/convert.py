@@ -211,7 +211,8 @@ def _before_after_png(pooled, png_path: Path, conv: Converter, duration: float, 
         ax.set_title(f"{title}: {label}")
         ticks = ax.get_xticks()
         ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t * hop_s:.0f}" for t in ticks])
+        fmt = "{:.1f}" if duration < 20 else "{:.0f}"
+        ax.set_xticklabels([fmt.format(t * hop_s) for t in ticks])
         ax.set_xlim(0, p.columns)
         ax.set_ylim(0, 8000)
     return save_figure(fig, png_path)
