@@ -181,6 +181,23 @@ def test_module_shapes(arch):
     assert (m.discriminator is not None) == (arch == "gan")
 
 
+def test_input_floor_makes_digital_zeros_and_faint_noise_alike():
+    """With ``input_floor_db``, bins below the floor (codec zeros vs a faint noise floor) give the same output."""
+    from tunesmith.transform.train import build_module, load_config
+
+    torch.manual_seed(0)
+    cfg = load_config(None, {**TINY, "model": {**TINY["model"], "input_floor_db": -80.0}})
+    m = build_module(cfg).eval()
+    for p in m.generator.parameters():  # leave the identity start so the network's output depends on its input
+        p.data.add_(0.05 * torch.randn_like(p))
+    x_db = torch.randn(1, 257, 37) * 10 - 40
+    quiet = torch.rand(1, 257, 37) < 0.3
+    zeros, faint = x_db.masked_fill(quiet, -100.0), x_db.masked_fill(quiet, -85.0)
+    with torch.no_grad():
+        assert torch.allclose(m(zeros), m(faint))
+        assert not torch.allclose(m(zeros), m(x_db.masked_fill(quiet, -70.0)))
+
+
 def test_training_smoke_and_checkpoint_roundtrip(tiny_ckpt, tmp_path):
     from tunesmith.transform.train import load_checkpoint
 

@@ -30,9 +30,10 @@ CHECKPOINT_VERSION = 1
 DEFAULT_CONFIG: dict = {
     "features": {"sr": 22050, "n_fft": 2048, "hop_length": 512},
     "data": {"crop_frames": 64, "batch_size": 8, "crops_per_epoch": 256, "valid_fraction": 0.1,
-             "align": False, "max_lag_ms": 75.0, "max_length_diff_s": 0.25, "seed": 0},
+             "align": False, "max_lag_ms": 75.0, "max_length_diff_s": 0.25, "seed": 0,
+             "random_gain_db": 0.0},
     "model": {"arch": "unet", "output": "residual", "base_channels": 8, "depth": 4, "freq_stem": 4,
-              "lstm_hidden": 256, "lstm_layers": 2},
+              "lstm_hidden": 256, "lstm_layers": 2, "input_floor_db": None},
     "loss": {"l1_db": 1.0, "mrstft": 0.5, "adversarial": 0.05, "top_db": 80.0},
     "optim": {"lr": 2e-3, "weight_decay": 0.0},
     "trainer": {"max_epochs": 1000, "max_minutes": 30, "accelerator": "auto", "threads": 0},
@@ -142,7 +143,7 @@ def _fit_normalizer(module, dm, max_pairs: int = 200) -> None:
 
 def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir: str | Path = "runs/transform",
           resume: bool = True, fast_dev_run: bool = False, quiet: bool = False, export_to: str | Path | None = None,
-          **overrides) -> Path:
+          init_from: str | Path | None = None, **overrides) -> Path:
     """Train a transformation model on the pair folder (or CSV) ``data``; return the exported checkpoint path.
 
     Parameters
@@ -153,6 +154,8 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     resume : continue from ``out_dir/checkpoints/last.ckpt`` when it exists.
     fast_dev_run : one batch of training and validation (a smoke test).
     export_to : also copy the exported checkpoint there.
+    init_from : start from the weights (and normaliser) of this exported checkpoint (fine-tuning); its
+        architecture settings must match ``config``.
     overrides : nested sections, e.g. ``model={"arch": "lstm"}``, ``trainer={"max_minutes": 5}``.
     """
     import lightning as L
@@ -182,6 +185,8 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     dm.setup("fit")
     module = build_module(cfg)
     _fit_normalizer(module, dm)
+    if init_from is not None:
+        module.load_state_dict(load_checkpoint(init_from).state_dict())
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss" if dm.valid_pairs else "train_loss",
                            mode="min", save_last=True, save_top_k=1)
