@@ -2,6 +2,13 @@
 """Composer benchmark: bits per note on the fixed Bach chorale split, LSTM vs PPM baselines, in one run.
 
     python benchmarks/composer.py [--checkpoint checkpoints/composer-chorales.pt [more.pt ...]] [--quick]
+                                  [--train-log LOG]
+
+``--train-log`` names the captured output of ``scripts/train_default_composer.py``
+(e.g. ``nice -n 10 python scripts/train_default_composer.py > train.log 2>&1``); the
+wall time in its final JSON line becomes the "default model training" row. The
+log is read before anything else; if it holds no readable ``wall_s`` line the row
+says n/a (never a crash after the long run).
 
 By default the shipped model plus its two ensemble partners in ``checkpoints/``
 (another seed, and a variant with the bar-number feature; stored in float16).
@@ -258,6 +265,30 @@ def training_speed(cfg_path: Path, mels, steps: int = 15) -> dict:
             "params": sum(p.numel() for p in net.parameters())}
 
 
+def train_wall_s(log_path: str | Path) -> float | None:
+    """Wall seconds of the last training run recorded in a log of ``scripts/train_default_composer.py``.
+
+    The script prints one JSON object with a ``wall_s`` key when it finishes; the
+    log may also hold progress bars, warnings, tracebacks of earlier attempts and
+    stray bytes, so every line is scanned (last match wins) and anything that does
+    not parse is ignored. ``None`` when no such line exists or the file is unreadable.
+    """
+    try:
+        text = Path(log_path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in reversed(text.replace("\r", "\n").splitlines()):
+        start = line.find("{")
+        if start < 0 or '"wall_s"' not in line:
+            continue
+        try:
+            info = json.loads(line[start:line.rfind("}") + 1])
+            return float(info["wall_s"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_ckpts = [ROOT / "checkpoints" / n for n in ("composer-chorales.pt", "composer-chorales-seed1.pt",
@@ -278,6 +309,11 @@ def main() -> None:
 
     torch.set_num_threads(1)
     t0 = time.time()
+    train_wall = None
+    if args.train_log:  # read first: a bad log is reported now, not after the whole run
+        train_wall = train_wall_s(args.train_log)
+        if train_wall is None:
+            log(f"warning: {args.train_log}: no readable line with \"wall_s\"; the training-time row says n/a")
     data = load_split(Path(args.cache_dir))
     n_mel, n_notes = len(data["test"]), sum(m.n_notes for m in data["test"])
     log(f"test: {n_mel} melodies, {n_notes} notes (expected {EXPECTED_TEST})")
@@ -371,15 +407,16 @@ def main() -> None:
         f"{ts['tokens_per_s']:.0f} tokens/s |",
         f"| scoring the test split (plain LSTM) | {n_notes / plain_s * len(comps):.0f} notes/s |",
     ]
-    if args.train_log and Path(args.train_log).exists():
-        found = [ln for ln in Path(args.train_log).read_text(errors="replace").splitlines() if '"wall_s"' in ln]
-        info = json.loads(found[-1][found[-1].index("{"):]) if found else {"wall_s": float("nan")}
-        lines.append(f"| default model training (wall, niced, shared machine; see notes) | {info['wall_s'] / 60:.1f} min |")
+    if args.train_log:
+        cell = f"{train_wall:.0f} s ({train_wall / 60:.1f} min)" if train_wall is not None else \
+            f"n/a (no `wall_s` line in `{Path(args.train_log).name}`)"
+        lines.append(f"| default model training (wall, niced, shared machine; see notes) | {cell} |")
     load = os.getloadavg()
     lines += [
         "",
         f"Command: `python benchmarks/composer.py {'--quick ' if args.quick else ''}--checkpoint "
-        f"{' '.join(Path(c).name for c in args.checkpoint)}`; total {time.time() - t0:.0f} s. "
+        f"{' '.join(Path(c).name for c in args.checkpoint)}"
+        f"{' --train-log ' + str(args.train_log) if args.train_log else ''}`; total {time.time() - t0:.0f} s. "
         f"Machine: 2-core shared CPU VM ({platform.processor() or platform.machine()}), load average "
         f"{load[0]:.1f} at the end, torch {torch.__version__}, 1 thread.",
         "",
