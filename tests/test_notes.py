@@ -34,6 +34,8 @@ def test_note_name_spelling_follows_key():
     assert [note_name(p) for p in (60, 61, 70)] == ["C4", "C#4", "A#4"]
     assert note_name(70, "F major") == "Bb4" and note_name(63, "C minor") == "Eb4"
     assert note_name(66, "D major") == "F#4" and note_name(61, "g") == "Db4"
+    assert note_name(70, "F# major") == "A#4" and note_name(66, "Gb major") == "Gb4"
+    assert note_name(63, "D# minor") == "D#4" and note_name(63, "Eb minor") == "Eb4"
     for p in range(0, 128):
         assert name_to_midi(note_name(p)) == p and name_to_midi(note_name(p, "Bb major")) == p
 

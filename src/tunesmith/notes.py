@@ -78,6 +78,21 @@ def _parse_key(key: str | None) -> tuple[int, str] | None:
     return pc % 12, ("minor" if mode.startswith("min") else "major")
 
 
+def _key_uses_flats(key: str | None) -> bool:
+    """Whether ``key``'s signature has flats: the tonic's own accidental decides ('Gb major' flats,
+    'F# major' sharps); natural tonics follow the circle of fifths (F major, D minor: flats)."""
+    parsed = _parse_key(key)
+    if not parsed:
+        return False
+    tonic = key.split()[0] if " " in key else key
+    if "#" in tonic[1:]:
+        return False
+    if "b" in tonic[1:]:
+        return True
+    pc, mode = parsed
+    return pc in (_FLAT_MINOR_TONICS if mode == "minor" else _FLAT_MAJOR_TONICS)
+
+
 def note_name(pitch: float, key: str | None = None) -> str:
     """Spell a MIDI pitch as a note name with octave ('C#4', 'Bb3'); middle C is C4.
 
@@ -85,12 +100,7 @@ def note_name(pitch: float, key: str | None = None) -> str:
     key's accidentals (flats in flat keys), otherwise with sharps.
     """
     m = int(round(float(pitch)))
-    parsed = _parse_key(key)
-    flats = False
-    if parsed:
-        pc, mode = parsed
-        flats = pc in (_FLAT_MINOR_TONICS if mode == "minor" else _FLAT_MAJOR_TONICS)
-    names = _FLAT_NAMES if flats else _SHARP_NAMES
+    names = _FLAT_NAMES if _key_uses_flats(key) else _SHARP_NAMES
     return f"{names[m % 12]}{m // 12 - 1}"
 
 
@@ -344,8 +354,7 @@ def _name_to_mido_key(key: str | None) -> str | None:
     if not parsed:
         return None
     pc, mode = parsed
-    flats = pc in (_FLAT_MINOR_TONICS if mode == "minor" else _FLAT_MAJOR_TONICS)
-    tonic = (_FLAT_NAMES if flats else _SHARP_NAMES)[pc]
+    tonic = (_FLAT_NAMES if _key_uses_flats(key) else _SHARP_NAMES)[pc]
     if mode == "major" and tonic in ("A#", "D#", "G#"):
         tonic = _FLAT_NAMES[pc]
     if mode == "minor" and tonic in ("A#", "Db", "Gb"):
