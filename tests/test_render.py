@@ -62,9 +62,11 @@ def test_cli_render_folder_skips_bad_files(tmp_path, melody):
     save_notes(melody, src / "a.mid")
     save_notes(melody, src / "sub" / "b.csv")
     (src / "broken.mid").write_text("not midi")
-    out = _cli("render", str(src), "-o", str(tmp_path / "out"), "--engine", "synth", "--program", "40")
+    out = _cli("render", str(src), str(tmp_path / "gone.mid"), "-o", str(tmp_path / "out"),
+               "--engine", "synth", "--program", "40")
     assert out.returncode == 1, out.stderr
-    assert "broken.mid" in out.stderr and "Traceback" not in out.stderr
+    assert "broken.mid" in out.stderr and "gone.mid: no such file" in out.stderr
+    assert "Traceback" not in out.stderr
     a, b = load(tmp_path / "out" / "a.wav"), load(tmp_path / "out" / "sub" / "b.wav")
     assert a.duration == pytest.approx(melody.duration + 0.5, abs=0.01) and len(a) == len(b)
 

@@ -88,9 +88,19 @@ def print_settings(title: str, settings: dict, file=None) -> None:
 
 
 def iter_inputs(paths: Iterable[str], extensions) -> list[Path]:
+    """Expand ``paths`` (files and folders) into input files.
+
+    A missing path among several stays in the list, so that the batch reports it
+    in one line and still processes the others; when nothing exists at all the
+    command stops with one line.
+    """
     from tunesmith.io import expand_paths
 
-    files = expand_paths(paths, extensions)
+    paths = [Path(p) for p in paths]
+    missing = [p for p in paths if not p.exists()]
+    if missing and len(missing) == len(paths):
+        raise TunesmithError("no such file or folder", missing[0])
+    files = expand_paths([p for p in paths if p.exists()], extensions) + missing
     if not files:
         raise TunesmithError(f"no input files found in {', '.join(map(str, paths))}")
     return files
