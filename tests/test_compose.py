@@ -187,6 +187,16 @@ def test_training_writes_run_folder_and_resume_continues(trained, song_dir):
     train_composer(song_dir, out_dir=out, cfg=cfg2, resume=True)
     ck = torch.load(out / "last.ckpt", weights_only=True)
     assert ck["epoch"] == 5  # continued from epoch 4 instead of starting over
+    # the resumed run appends to the history instead of replacing it (Lightning's CSV logger would wipe it)
+    import csv
+
+    with (out / "metrics.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    val_epochs = [int(r["epoch"]) for r in rows if r.get("val_bits_per_note")]
+    assert val_epochs == list(range(6)), val_epochs
+    steps = [int(r["step"]) for r in rows if r.get("train_loss")]
+    assert steps == sorted(steps) and len(steps) == len(set(steps))
+    assert not (out / "metrics.before-resume.csv").exists()
 
 
 def test_checkpoint_loads_weights_only_and_rejects_other_versions(trained, tmp_path):

@@ -105,6 +105,71 @@ def _training_meta(dm) -> dict:
             "train_songs": len(mels)}
 
 
+METRICS_FILE = "metrics.csv"
+HELD_METRICS_FILE = "metrics.before-resume.csv"
+
+
+def _is_main_process() -> bool:
+    """True in the launching process (rank 0); DDP worker processes get a non-zero rank in the environment."""
+    import os
+
+    return all(os.environ.get(v, "0") == "0" for v in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def _read_metrics(path: Path) -> tuple[list[str], list[dict]]:
+    import csv
+
+    if not path.exists():
+        return [], []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _hold_metrics_for_resume(out: Path) -> Path | None:
+    """Move ``metrics.csv`` aside before a resumed run (Lightning's CSV logger deletes it on start).
+
+    If a held copy is already there (a previous resume was killed before it could
+    merge), the current file is merged into it first. Returns the held copy's path.
+    """
+    metrics, held = out / METRICS_FILE, out / HELD_METRICS_FILE
+    if held.exists():
+        if metrics.exists():
+            _merge_metrics(held, metrics)  # writes the union into metrics.csv
+            metrics.replace(held)
+        return held
+    if metrics.exists():
+        metrics.replace(held)
+        return held
+    return None
+
+
+def _merge_metrics(held: Path, metrics: Path) -> None:
+    """Write the earlier rows of ``held`` followed by the rows of ``metrics`` into ``metrics``; remove ``held``.
+
+    Rows of the earlier run at or after the first global step logged by the
+    resumed run (an epoch that was interrupted and is trained again) are dropped,
+    so each step appears once. Columns are the union of both files' columns.
+    """
+    from tunesmith.io import atomic_path
+
+    old_cols, old_rows = _read_metrics(held)
+    new_cols, new_rows = _read_metrics(metrics)
+    steps = [int(float(r["step"])) for r in new_rows if r.get("step")]
+    if steps:
+        first = min(steps)
+        old_rows = [r for r in old_rows if r.get("step") and int(float(r["step"])) < first]
+    cols = old_cols + [c for c in new_cols if c not in old_cols]
+    if cols:
+        import csv
+
+        with atomic_path(metrics) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=cols, restval="")
+            writer.writeheader()
+            writer.writerows(old_rows + new_rows)
+    held.unlink(missing_ok=True)
+
+
 def train_composer(data=None, *, config: str | Path | None = None, out_dir: str | Path = "runs/composer",
                    overrides: list[str] | None = None, resume: bool = False, valid_data=None,
                    cfg: dict | None = None) -> Path:
@@ -152,13 +217,18 @@ def train_composer(data=None, *, config: str | Path | None = None, out_dir: str 
     if cfg["early_stopping"].get("patience"):
         callbacks.append(EarlyStopping(monitor="val_bits_per_note", mode="min",
                                        patience=int(cfg["early_stopping"]["patience"])))
+    held = _hold_metrics_for_resume(out) if resume and _is_main_process() else None
     logger = CSVLogger(save_dir=str(out), name="", version="")
     tcfg = dict(cfg["trainer"])
     trainer = L.Trainer(default_root_dir=str(out), callbacks=callbacks, logger=logger,
                         enable_model_summary=False, **tcfg)
     torch.set_float32_matmul_precision("high")
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # our own config.yaml is there
-    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    finally:  # also after an interruption of the resumed run: the history is never lost
+        if held is not None:
+            _merge_metrics(held, out / METRICS_FILE)
     if trainer.global_rank == 0:
         metrics = out / "metrics.csv"
         if metrics.exists():
