@@ -19,13 +19,29 @@ absolute numbers. Assembled by `python benchmarks/make_report.py` from `benchmar
 """
 
 
+def _as_section(text: str) -> str:
+    """One results file as one section: its first heading at level 2, later top headings at level 3."""
+    out, fence, first = [], False, True
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fence = not fence
+        if not fence and line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            title = line.lstrip("#").strip()
+            level = 2 if first else max(level + (1 if text.startswith("# ") else 0), 3)
+            first = False
+            line = "#" * level + " " + title
+        out.append(line)
+    return "\n".join(out)
+
+
 def main() -> None:
     root = Path(__file__).resolve().parent
     results = root / "results"
     files = sorted(results.glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
     parts = [HEADER]
     for f in files:
-        parts.append(f.read_text().strip() + "\n")
+        parts.append(_as_section(f.read_text().strip()) + "\n")
     (root.parent / "BENCHMARKS.md").write_text("\n".join(parts))
     print(f"BENCHMARKS.md: {len(files)} sections ({', '.join(f.stem for f in files)})")
 
