@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tunesmith.config import deep_merge
 from tunesmith.errors import CheckpointError, TunesmithError
 
 __all__ = ["DEFAULT_CONFIG", "load_config", "train_classifier", "save_classifier", "load_classifier",
@@ -49,35 +50,18 @@ DEFAULT_CONFIG: dict = {
 }
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in (over or {}).items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
 def load_config(path: str | Path | None = None, base: dict | None = None, **overrides) -> dict:
     """The default config, updated from a YAML file and then from non-None ``overrides``."""
-    import yaml
+    from tunesmith.config import read_yaml_mapping
 
     cfg = copy.deepcopy(base if base is not None else DEFAULT_CONFIG)
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise TunesmithError("config file not found", path)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise TunesmithError(f"invalid YAML ({str(exc).splitlines()[0]})", path) from None
-        if not isinstance(data, dict):
-            raise TunesmithError("config must be a mapping of settings", path)
+        data = read_yaml_mapping(path)
         unknown = set(data) - set(cfg)
         if unknown:
             raise TunesmithError(f"unknown settings: {', '.join(sorted(unknown))}", path)
-        cfg = _merge(cfg, data)
+        cfg = deep_merge(cfg, data)
     for k, v in overrides.items():
         if v is None:
             continue
@@ -173,7 +157,7 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path = "runs/classifie
     from tunesmith.io import atomic_write_text
 
     if isinstance(config, dict):
-        cfg = load_config(None, base=_merge(DEFAULT_CONFIG, config), features=features, arch=arch,
+        cfg = load_config(None, base=deep_merge(DEFAULT_CONFIG, config), features=features, arch=arch,
                           max_epochs=max_epochs, seed=seed)
     else:
         cfg = load_config(config, features=features, arch=arch, max_epochs=max_epochs, seed=seed)

@@ -55,20 +55,11 @@ def _merge(base: dict, extra: dict, where: str) -> dict:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
     """DEFAULTS ← YAML file ← ``section.key=value`` overrides; raises TunesmithError on unknown keys."""
-    import yaml
+    from tunesmith.config import read_yaml_mapping
 
     cfg = copy.deepcopy(DEFAULTS)
     if path:
-        p = Path(path)
-        if not p.exists():
-            raise TunesmithError("no such config file", p)
-        try:
-            loaded = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise TunesmithError(f"not valid YAML ({' '.join(str(exc).split())[:120]})", p) from None
-        if not isinstance(loaded, dict):
-            raise TunesmithError("config must be a mapping of sections", p)
-        cfg = _merge(cfg, loaded, "")
+        cfg = _merge(cfg, read_yaml_mapping(path), "")
     return apply_overrides(cfg, overrides or [])
 
 

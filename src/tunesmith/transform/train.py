@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from tunesmith.config import deep_merge
 from tunesmith.errors import CheckpointError, TunesmithError
 
 __all__ = ["DEFAULT_CONFIG", "load_config", "train", "export_checkpoint", "load_checkpoint",
@@ -41,33 +42,19 @@ DEFAULT_CONFIG: dict = {
 }
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in (over or {}).items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
     """Defaults, then the YAML file at ``path``, then ``overrides`` (nested dicts), merged in that order."""
-    import yaml
+    from tunesmith.config import read_yaml_mapping
 
     cfg = DEFAULT_CONFIG
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise TunesmithError("no such config file", path)
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise TunesmithError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
-        if not isinstance(loaded, dict):
-            raise TunesmithError("a config must be a mapping of sections", path)
+        loaded = read_yaml_mapping(path)
         unknown = set(loaded) - set(DEFAULT_CONFIG)
         if unknown:
             raise TunesmithError(f"unknown config section(s): {', '.join(sorted(unknown))}", path)
-        cfg = _merge(cfg, loaded)
-    return _merge(cfg, overrides or {})
+        cfg = deep_merge(cfg, loaded)
+    return deep_merge(cfg, overrides or {})
 
 
 def build_module(config: dict):
@@ -116,7 +103,7 @@ def load_checkpoint(path: str | Path | None = None, map_location: str = "cpu"):
         raise CheckpointError(f"checkpoint format {payload.get('format_version')} written by tunesmith "
                               f"{payload.get('tunesmith_version')} is not supported by this version "
                               f"(needs format {CHECKPOINT_VERSION}); retrain it", path)
-    config = _merge(DEFAULT_CONFIG, payload["config"])
+    config = deep_merge(DEFAULT_CONFIG, payload["config"])
     config["model"] = dict(config["model"], arch="unet" if config["model"]["arch"] == "gan" else config["model"]["arch"])
     module = build_module(config)
     try:
@@ -167,8 +154,8 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     from tunesmith.plots import training_curves_png
     from tunesmith.transform.data import PairDataModule
 
-    cfg = _merge(DEFAULT_CONFIG, config) if isinstance(config, dict) else load_config(config)
-    cfg = _merge(cfg, overrides)
+    cfg = deep_merge(DEFAULT_CONFIG, config) if isinstance(config, dict) else load_config(config)
+    cfg = deep_merge(cfg, overrides)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
