@@ -183,6 +183,13 @@ def _window_tensor(window: str | tuple | np.ndarray | Tensor, win_length: int, n
     return torch.as_tensor(w, dtype=torch.float64)  # kept exact; cast to the audio's dtype on use
 
 
+def _center_pad(x: Tensor, pad: int, pad_mode: str = "constant") -> Tensor:
+    """Pad ``(batch, samples)`` by ``pad`` on both sides: zeros, or ``reflect``/``replicate``/... ."""
+    if pad_mode == "constant":
+        return torch.nn.functional.pad(x, (pad, pad))
+    return torch.nn.functional.pad(x.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
+
+
 def stft(x: Tensor, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, window: Tensor | None = None,
          center: bool = True, pad_mode: str = "constant") -> Tensor:
     """Complex STFT ``(batch, 1 + n_fft // 2, frames)`` of ``(batch, samples)`` audio.
@@ -196,11 +203,7 @@ def stft(x: Tensor, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, w
     if x.shape[-1] == 0:
         raise ValueError("cannot compute an STFT of an empty signal")
     if center:
-        pad = n_fft // 2
-        if pad_mode == "constant":
-            x = torch.nn.functional.pad(x, (pad, pad))
-        else:
-            x = torch.nn.functional.pad(x.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
+        x = _center_pad(x, n_fft // 2, pad_mode)
     if x.shape[-1] < n_fft:
         raise ValueError(f"signal of {x.shape[-1]} samples is shorter than n_fft={n_fft} (use center=True)")
     return torch.stft(x, n_fft, hop_length=hop_length, win_length=n_fft, window=window, center=False,
@@ -1056,11 +1059,7 @@ class CQT(nn.Module):
 def _frame_pool(x: Tensor, frame_length: int, hop_length: int, center: bool, pad_mode: str = "constant") -> Tensor:
     """Mean of ``x`` over frames of ``frame_length`` every ``hop_length``: ``(batch, frames)``."""
     if center:
-        p = frame_length // 2
-        if pad_mode == "constant":
-            x = torch.nn.functional.pad(x, (p, p))
-        else:
-            x = torch.nn.functional.pad(x.unsqueeze(1), (p, p), mode=pad_mode).squeeze(1)
+        x = _center_pad(x, frame_length // 2, pad_mode)
     return torch.nn.functional.avg_pool1d(x.unsqueeze(1), frame_length, hop_length).squeeze(1)
 
 

@@ -53,14 +53,15 @@ def stft(y: torch.Tensor, n_fft: int = 2048, hop_length: int | None = None, win_
     and unnormalised: a full-scale sine of amplitude ``a`` peaks near
     ``a * win_length / 4``.
     """
+    from tunesmith.features import stft as framed_stft
+
     hop_length = hop_length or n_fft // 4
     shape = y.shape
-    flat = y.reshape(-1, shape[-1])
     win = _window(n_fft, win_length, window, y.device, y.dtype)
-    if center:
-        flat = torch.nn.functional.pad(flat[:, None], (n_fft // 2, n_fft // 2), mode="constant")[:, 0]
-    S = torch.stft(flat, n_fft, hop_length=hop_length, win_length=win_length or n_fft, window=win,
-                   center=False, return_complex=True)
+    if win.shape[-1] < n_fft:  # a shorter window sits in the middle of the frame, as in librosa
+        left = (n_fft - win.shape[-1]) // 2
+        win = torch.nn.functional.pad(win, (left, n_fft - win.shape[-1] - left))
+    S = framed_stft(y.reshape(-1, shape[-1]), n_fft, hop_length, win, center)
     return S.reshape(*shape[:-1], *S.shape[-2:])
 
 
