@@ -10,7 +10,7 @@ Heavy submodules are imported lazily, so ``import tunesmith`` is cheap.
 """
 from __future__ import annotations
 
-import importlib
+from tunesmith._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -26,11 +26,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["__version__", "TunesmithError", "AudioError", "NotesError", *_LAZY]

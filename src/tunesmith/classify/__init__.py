@@ -17,7 +17,7 @@ Heavy modules are imported lazily.
 """
 from __future__ import annotations
 
-import importlib
+from tunesmith._lazy import lazy_getattr
 
 _LAZY = {
     "train_classifier": ("tunesmith.classify.train", "train_classifier"),
@@ -34,11 +34,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'tunesmith.classify' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)

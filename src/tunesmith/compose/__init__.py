@@ -16,7 +16,7 @@ Submodules: :mod:`~tunesmith.compose.tokens` (event encoding),
 """
 from __future__ import annotations
 
-import importlib
+from tunesmith._lazy import lazy_getattr
 
 _LAZY = {
     "train_composer": "tunesmith.compose.train", "load_config": "tunesmith.compose.train",
@@ -34,7 +34,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'tunesmith.compose' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -21,7 +21,7 @@ Quick use::
 """
 from __future__ import annotations
 
-import importlib
+from tunesmith._lazy import lazy_getattr
 
 _LAZY = {
     "train": ("tunesmith.transform.train", "train"),
@@ -41,11 +41,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'tunesmith.transform' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)
