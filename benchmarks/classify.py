@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "classify.md"
@@ -198,7 +199,7 @@ def main(argv=None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "
-             f"Machine: 2-core shared CPU VM ({platform.processor() or platform.machine()}), torch "
+             f"Machine: 2-core shared CPU VM ({cpu_name()}), torch "
              f"{torch.__version__}, {torch.get_num_threads()} threads; other jobs were running, so timings are noisy.\n"]
     t_start = time.perf_counter()
     voices_ckpt = ROOT / "checkpoints" / "voices.pt"

@@ -51,6 +51,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLIT = Path("/work/shared/benchmarks/chorale_split.json")
@@ -417,7 +418,7 @@ def main() -> None:
         f"Command: `python benchmarks/composer.py {'--quick ' if args.quick else ''}--checkpoint "
         f"{' '.join(Path(c).name for c in args.checkpoint)}"
         f"{' --train-log ' + str(args.train_log) if args.train_log else ''}`; total {time.time() - t0:.0f} s. "
-        f"Machine: 2-core shared CPU VM ({platform.processor() or platform.machine()}), load average "
+        f"Machine: 2-core shared CPU VM ({cpu_name()}), load average "
         f"{load[0]:.1f} at the end, torch {torch.__version__}, 1 thread.",
         "",
     ]

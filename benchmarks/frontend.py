@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench_data" / "frontend"
@@ -244,14 +245,7 @@ def peak_memory(path: Path, kind: str) -> tuple[float, float, tuple]:
 def machine() -> str:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     import librosa
 
     load = ""

@@ -36,6 +36,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "bench_data" / "transcription_eval"
@@ -266,7 +267,7 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     print(table)
     if not args.no_write and not args.quick:
-        machine = (f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores (shared "
+        machine = (f"{cpu_name()}, {__import__('os').cpu_count()} cores (shared "
                    f"2-core CPU VM, other jobs running), Python {platform.python_version()}, torch {torch.__version__}, "
                    f"{args.threads} threads")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -104,14 +105,7 @@ def median_time(fn, repeats: int) -> float:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     return f"{cpu}, 2-core shared CPU VM (other jobs running), torch {torch.__version__}, Python {platform.python_version()}"
 
 
