@@ -291,3 +291,12 @@ def test_default_checkpoint_converts_demo_toward_violin():
     out = Converter(None, inversion="input-phase")(x)
     assert out.shape == x.shape
     assert log_spectral_distance(y, out) < log_spectral_distance(y, x) - 2.0
+
+
+@pytest.mark.parametrize("inversion", ["input-phase", "gl"])
+def test_input_shorter_than_one_frame_converts(tiny_ckpt, inversion):
+    from tunesmith.transform.convert import Converter
+
+    x = (0.3 * np.sin(np.arange(10))).astype(np.float32)  # 10 samples, far below n_fft
+    y = Converter(tiny_ckpt, inversion=inversion, n_iter=4)(x)
+    assert y.shape == x.shape and np.all(np.isfinite(y))

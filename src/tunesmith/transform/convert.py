@@ -42,6 +42,7 @@ class _Pooled:
         if self.data is None:
             self.data = np.full((db.shape[0], self.columns), -200.0, dtype=np.float32)
         cols = (np.arange(first_frame, first_frame + db.shape[1]) * self.columns) // max(1, self.total_frames)
+        cols = np.minimum(cols, self.columns - 1)  # frames past total_frames (padded short inputs) go to the end
         np.maximum.at(self.data.T, cols, db.T)
 
 
@@ -100,6 +101,8 @@ class Converter:
 
         y_in = np.asarray(samples, dtype=np.float32)
         n = len(y_in)
+        if 0 < n < self.n_fft:  # shorter than one frame: convert a zero-padded frame, keep the first n samples
+            return self(np.pad(y_in, (0, self.n_fft - n)), pooled=pooled)[:n]
         hop, half = self.hop, self.n_fft // 2
         total = 1 + n // hop
         out = np.zeros(n, dtype=np.float32)
