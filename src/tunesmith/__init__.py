@@ -22,7 +22,6 @@ _LAZY = {
     "save": ("tunesmith.audio", "save"),
     "Note": ("tunesmith.notes", "Note"),
     "NoteSequence": ("tunesmith.notes", "NoteSequence"),
-    "transcribe": ("tunesmith.transcribe", "transcribe"),
 }
 
 

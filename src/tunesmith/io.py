@@ -52,13 +52,6 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and return the path."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
-
-
 def expand_paths(
     paths: Iterable[str | Path], extensions: tuple[str, ...] = AUDIO_EXTENSIONS
 ) -> list[Path]:

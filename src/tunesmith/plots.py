@@ -11,7 +11,7 @@ import numpy as np
 
 from tunesmith.io import atomic_path
 
-__all__ = ["spectrogram_png", "piano_roll_png", "training_curves_png", "figure", "save_figure",
+__all__ = ["piano_roll_png", "training_curves_png", "figure", "save_figure",
            "draw_spectrogram", "draw_notes"]
 
 
@@ -65,18 +65,6 @@ def draw_spectrogram(ax, S_db: np.ndarray, *, sr: int, hop_length: int, freqs: n
     if colorbar:
         ax.figure.colorbar(mesh, ax=ax, format="%+.0f dB", pad=0.01)
     return mesh
-
-
-def spectrogram_png(S_db: np.ndarray, path: str | Path, *, sr: int, hop_length: int,
-                    freqs: np.ndarray | None = None, title: str | None = None, t0: float = 0.0,
-                    log_y: bool = False, y_label: str = "frequency (Hz)") -> Path:
-    """Write one spectrogram (dB values, ``(freq, frames)``) as a PNG with axes in Hz and seconds."""
-    fig, axes = figure(10, 4)
-    draw_spectrogram(axes[0, 0], S_db, sr=sr, hop_length=hop_length, freqs=freqs, t0=t0,
-                     log_y=log_y, y_label=y_label)
-    if title:
-        axes[0, 0].set_title(title)
-    return save_figure(fig, path)
 
 
 def draw_notes(ax, seq, *, in_hz: bool = False, color: str = "cyan", label_names: bool = True):
