@@ -370,10 +370,10 @@ def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: b
     n_frames = sum(fr.shape[1] for _, fr in segments)
     block = max(8, _BLOCK_BYTES // (n_fft * (8 if fft_dtype == torch.float64 else 4)))
     if rows_major:
-        out = torch.empty(n_batch, n_rows, n_frames, dtype=out_dtype, device=x.device)
+        out = _empty_cpu((n_batch, n_rows, n_frames), out_dtype)
         view = out.transpose(1, 2)
     else:
-        view = torch.empty(n_batch, n_frames, n_rows, dtype=out_dtype, device=x.device)
+        view = _empty_cpu((n_batch, n_frames, n_rows), out_dtype)
         out = view.transpose(1, 2)
 
     def one_example(b: int) -> None:
@@ -397,6 +397,25 @@ def _framewise(x: Tensor, n_fft: int, hop_length: int, window: Tensor, center: b
     with _serial_ops() as budget:
         _parallel_map(one_example, list(range(n_batch)), min(budget, n_batch))
     return out
+
+
+def _empty_cpu(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    """An uninitialised CPU tensor; large ones are backed by transparent huge pages where possible.
+
+    numpy asks the kernel for huge pages (``madvise(MADV_HUGEPAGE)``) on its large
+    allocations, torch only when ``THP_MEM_ALLOC_ENABLE=1`` was set before it started.
+    Writing a fresh 100 MB spectrogram then costs ~50 page faults instead of ~25,000,
+    which is a third of the whole STFT's time. The tensor shares numpy's memory and
+    behaves like any other CPU tensor.
+    """
+    n_bytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    if n_bytes < _HUGE_ALLOC_BYTES or dtype not in _NUMPY_DTYPES:
+        return torch.empty(shape, dtype=dtype)
+    return torch.from_numpy(np.empty(shape, dtype=_NUMPY_DTYPES[dtype]))
+
+
+_HUGE_ALLOC_BYTES = 4 << 20
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def _frame_segments(x: Tensor, n_fft: int, hop_length: int, center: bool, pad_mode: str,
