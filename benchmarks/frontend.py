@@ -250,7 +250,7 @@ def machine() -> str:
 
     load = ""
     try:
-        load = f", load average during the run {os.getloadavg()[1]:.1f} (other engineers' jobs)"
+        load = f", load average during the run {os.getloadavg()[1]:.1f}"
     except OSError:
         pass
     return (f"{os.cpu_count()}-core shared CPU VM ({cpu}){load}, Python {platform.python_version()}, "
