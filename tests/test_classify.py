@@ -100,6 +100,26 @@ def test_spec_augment_masks_bounded_spans():
     assert torch.equal(x, torch.ones(4, 40, 100))  # input untouched
 
 
+def test_logmel_stats_marks_dropouts_and_clipping():
+    """The waveform rows see a digital gap and a clipped stretch; frames match the log-mel grid."""
+    from tunesmith import features
+    from tunesmith.classify.model import make_frontend
+
+    y = torch.from_numpy(_melody(3, 2.0))
+    gap, clipped = y.clone(), y.clone()
+    gap[8000:12000] = 0.0                                  # 0.25 s dropout
+    level = 0.3 * clipped.abs().max()
+    clipped = clipped.clamp(-level, level)                 # overdriven: flat tops at the ceiling
+    fe = make_frontend("logmel+stats", SR)
+    out = fe(torch.stack([y, gap, clipped]))
+    ref = features.frontend("logmel", SR, n_fft=1024, hop_length=512, n_mels=64)(y[None])
+    assert out.shape == (3, 64 + 4, ref.shape[-1])
+    frame = 10000 // 512
+    assert out[1, 66, frame] == 1.0 and out[0, 66, 1:-1].max() < 0.1     # digital-silence share (edges: padding)
+    assert out[1, :64, frame].max() < out[0, :64, frame].max() - 60      # absolute dB, no window floor
+    assert out[2, 67, 1:-1].mean() > 10 * out[0, 67, 1:-1].mean() + 0.05  # ceiling share
+
+
 # ----------------------------------------------------------------------------- training, checkpoint, classify
 def test_fast_dev_run(tiny_data, tmp_path):
     from tunesmith.classify.train import load_classifier, train_classifier

@@ -9,6 +9,11 @@ training folds and scores the held-out fold. Representations:
     ``tunesmith.features`` front ends, standardised per bin on the training part,
     into the CNN (the 1-D variant by default: bins as channels, convolution over
     time, which is fast enough for k-fold runs on a laptop CPU).
+``logmel+stats``
+    log-mel in absolute dB (no per-window floor) plus four waveform statistics
+    per frame: level, peak, share of digitally silent samples and share of
+    samples at the window's ceiling (:class:`~tunesmith.classify.model.LogMelStats`),
+    into the same CNN. Meant for recording-quality questions (dropouts, clipping).
 ``descriptors+lr``
     frame descriptors (RMS, zero-crossing rate, centroid, flux, band ratio, ...)
     summarised per window (mean, std, 10th/90th percentile of each, and of their
@@ -49,7 +54,7 @@ from tunesmith.errors import TunesmithError
 __all__ = ["ALL_REPRESENTATIONS", "compare_features", "CompareResult", "ConvRBM", "ConvAutoencoder",
            "fit_network", "window_metrics"]
 
-CNN_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt")
+CNN_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "logmel+stats")
 ALL_REPRESENTATIONS = (*CNN_KINDS, "descriptors+lr", "descriptors+gmm", "crbm", "autoencoder")
 METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
 

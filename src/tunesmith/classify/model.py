@@ -21,11 +21,13 @@ try:  # Lightning is only needed for training
 except ImportError:  # pragma: no cover
     _LightningBase = nn.Module
 
-__all__ = ["FEATURE_KINDS", "DEFAULT_FEATURE_SETTINGS", "make_frontend", "BinNorm", "CNN2d", "CNN1d",
+__all__ = ["FEATURE_KINDS", "DEFAULT_FEATURE_SETTINGS", "make_frontend", "WaveformStats", "LogMelStats",
+           "BinNorm", "CNN2d", "CNN1d",
            "build_network", "Classifier", "ClassifierModule", "spec_augment"]
 
-#: Representations the classifier can be trained on (``tunesmith.features.frontend`` kinds).
-FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors")
+#: Representations the classifier can be trained on: ``tunesmith.features.frontend`` kinds and
+#: ``logmel+stats`` (:class:`LogMelStats`).
+FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors", "logmel+stats")
 N_FFT = 1024
 HOP_LENGTH = 512
 N_MELS = 64
@@ -39,7 +41,14 @@ DEFAULT_FEATURE_SETTINGS = {
     "mfcc": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS, "n_mfcc": 20},
     "cqt": {"hop_length": HOP_LENGTH, "n_bins": 84, "bins_per_octave": 12},
     "descriptors": {"n_fft": N_FFT, "hop_length": HOP_LENGTH},
+    "logmel+stats": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
 }
+#: A sample counts as digital silence below half a 16-bit step (so exact zeros of PCM files).
+SILENCE_LEVEL = 0.5 / 32768
+#: A sample counts as "at the ceiling" when ``|x| >= NEAR_PEAK * max|x|`` over the whole window.
+NEAR_PEAK = 0.98
+#: Floor of the frame level and peak in dB (amplitude 1e-5).
+STATS_AMIN = 1e-5
 BN_EPS = 1e-5
 STD_FLOOR = 1e-5
 
@@ -53,9 +62,71 @@ def make_frontend(kind: str, sr: int, **settings) -> nn.Module:
         raise TunesmithError(f"unknown features {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
     kw = {**DEFAULT_FEATURE_SETTINGS[kind], **settings}
     try:
+        if kind == "logmel+stats":
+            return LogMelStats(sr, **kw)
         return features.frontend(kind, sr, **kw)
     except (TypeError, ValueError) as exc:
         raise TunesmithError(f"invalid settings for the {kind} front end ({exc})") from None
+
+
+class WaveformStats(nn.Module):
+    """Four waveform statistics per frame that a standardised spectrogram hides, ``(batch, 4, frames)``.
+
+    For centred frames of ``frame_length`` samples every ``hop_length`` (zero padding, so
+    the frame count matches the STFT front ends with ``center=True``):
+
+    0. level ``20 log10(max(sqrt(mean x[n]^2), a))`` (dB re full scale, ``a`` = ``STATS_AMIN``);
+    1. peak ``20 log10(max(max |x[n]|, a))`` (dB);
+    2. digital-silence share: fraction of samples with ``|x[n]| < SILENCE_LEVEL``;
+    3. ceiling share: fraction of samples with ``|x[n]| >= NEAR_PEAK * max_window |x|``
+       (flat-topped, clipped or limited stretches sit at the window's ceiling).
+
+    Rows 2-3 are what gaps, dropouts and clipping look like in the waveform; in a
+    spectrogram with a per-window dB floor they resemble rests and loud notes.
+    """
+
+    names = ("level_db", "peak_db", "silence_share", "ceiling_share")
+
+    def __init__(self, frame_length: int = N_FFT, hop_length: int = HOP_LENGTH):
+        super().__init__()
+        self.frame_length, self.hop_length = int(frame_length), int(hop_length)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        a = x.abs()
+        ceiling = NEAR_PEAK * a.amax(dim=1, keepdim=True).clamp_min(STATS_AMIN)
+        pad = self.frame_length // 2
+        frames = F.pad(a, (pad, pad)).unfold(1, self.frame_length, self.hop_length)  # (b, t, L)
+        level = 10.0 * torch.log10(frames.square().mean(-1).clamp_min(STATS_AMIN ** 2))
+        peak = 20.0 * torch.log10(frames.amax(-1).clamp_min(STATS_AMIN))
+        silent = (frames < SILENCE_LEVEL).float().mean(-1)
+        at_ceiling = (frames >= ceiling[:, :, None]).float().mean(-1)
+        return torch.stack([level, peak, silent, at_ceiling], dim=1)
+
+
+class LogMelStats(nn.Module):
+    """Log-mel spectrogram without a per-window dB floor, stacked with :class:`WaveformStats`.
+
+    Output ``(batch, n_mels + 4, frames)``: rows ``0..n_mels-1`` are
+    ``10 log10(max(M[f, t], 1e-10))`` of the mel power spectrogram (absolute dB, so
+    digital silence stays far below quiet playing instead of being raised to
+    ``max - 80 dB``), the last four the frame statistics on the same frame grid.
+    """
+
+    def __init__(self, sr: int, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, n_mels: int = N_MELS,
+                 **mel_kw):
+        super().__init__()
+        from tunesmith import features
+
+        mel_kw.setdefault("top_db", None)
+        self.logmel = features.LogMelSpectrogram(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, **mel_kw)
+        self.stats = WaveformStats(n_fft, hop_length)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        return torch.cat([self.logmel(x), self.stats(x)], dim=1)
 
 
 class BinNorm(nn.Module):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import sys
 
-ALL_REPRESENTATIONS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors+lr",
+ALL_REPRESENTATIONS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "logmel+stats", "descriptors+lr",
                        "descriptors+gmm", "crbm", "autoencoder")
-FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors")
+FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors", "logmel+stats")
 
 
 def register(sub) -> None:
