@@ -100,6 +100,31 @@ def test_griffinlim_matches_librosa_quality_and_is_batched():
     np.testing.assert_allclose(batch[0], one, atol=1e-4)
 
 
+def test_differentiable_griffinlim_matches_fast_griffinlim_and_has_gradients():
+    from tunesmith.transform.invert import griffinlim, griffinlim_steps, stft
+
+    y = torch.from_numpy(synthesize(melody(4), SR).samples[:SR])
+    X = stft(y, 512, 128)
+    start = stft(torch.from_numpy(synthesize(melody(5), SR).samples[:SR]), 512, 128)  # a wrong phase to start from
+    ref = griffinlim(X.abs(), n_iter=4, hop_length=128, length=len(y), init=start)
+    mag = X.abs().clone().requires_grad_(True)
+    out = griffinlim_steps(mag, start, 4, hop_length=128, length=len(y))
+    assert torch.allclose(out.detach(), ref, atol=1e-4)
+    out.pow(2).sum().backward()
+    assert mag.grad is not None and torch.isfinite(mag.grad).all() and mag.grad.abs().sum() > 0
+
+
+def test_cosine_lr_decays_from_lr_to_floor():
+    from tunesmith.transform.model import cosine_lr
+
+    assert cosine_lr(1e-3, 0.0, 0.02) == pytest.approx(1e-3)
+    assert cosine_lr(1e-3, 0.5, 0.02) == pytest.approx(0.51e-3)
+    assert cosine_lr(1e-3, 1.0, 0.02) == pytest.approx(2e-5)
+    assert cosine_lr(1e-3, 3.0, 0.02) == pytest.approx(2e-5)  # past the budget: stays at the floor
+    lrs = [cosine_lr(1.0, t / 10) for t in range(11)]
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+
+
 def test_input_phase_inversion_reconstructs_signal():
     from tunesmith.transform.invert import invert_with_phase, stft
 

@@ -30,12 +30,15 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["stft", "istft", "griffinlim", "invert_with_phase", "DEFAULT_MOMENTUM", "DEFAULT_N_ITER"]
+__all__ = ["stft", "istft", "griffinlim", "griffinlim_steps", "invert_with_phase", "DEFAULT_MOMENTUM",
+           "DEFAULT_N_ITER"]
 
 #: Momentum of fast Griffin-Lim (0 gives the classic algorithm). 0.99 is the value Perraudin et al. recommend.
 DEFAULT_MOMENTUM = 0.99
 #: Default number of Griffin-Lim iterations.
 DEFAULT_N_ITER = 32
+#: Smallest modulus divided by when normalising a complex STFT to unit phasors.
+_PHASE_EPS = 1e-8
 
 
 def _window(n_fft: int, win_length: int | None, window: str, device, dtype) -> torch.Tensor:
@@ -119,6 +122,31 @@ def invert_with_phase(magnitude, phase, *, hop_length: int | None = None, win_le
         raise ValueError(f"phase shape {tuple(ph.shape)} differs from magnitude shape {tuple(mag.shape)}")
     y = istft(mag * _unit_phase(ph).to(torch.complex64), hop_length, win_length, window, center, length)
     return y.numpy() if was_np else y
+
+
+def griffinlim_steps(magnitude: torch.Tensor, phase: torch.Tensor, n_iter: int, *, hop_length: int | None = None,
+                     momentum: float = DEFAULT_MOMENTUM, length: int | None = None) -> torch.Tensor:
+    """Differentiable fast Griffin-Lim: ``n_iter`` unrolled iterations, returns the waveform.
+
+    The same iteration as :func:`griffinlim` (centred frames, Hann window,
+    ``win_length = n_fft``) written without ``no_grad``, so a training loss on the
+    waveform reaches the magnitude through the iterations. ``phase`` is the
+    starting phase (a complex spectrogram or unit phasors, e.g. the input's).
+    """
+    n_fft = 2 * (magnitude.shape[-2] - 1)
+    hop_length = hop_length or n_fft // 4
+    n_samples = length if length is not None else (magnitude.shape[-1] - 1) * hop_length
+    # Digital silence has no phase: start at angle 0 there, as :func:`griffinlim` does.
+    unit = torch.where(phase.abs() > 0, phase / phase.abs().clamp_min(_PHASE_EPS), torch.ones_like(phase))
+    beta = momentum / (1.0 + momentum)
+    prev = None
+    for _ in range(n_iter):
+        y = istft(magnitude * unit, hop_length, length=n_samples)
+        rebuilt = stft(y, n_fft, hop_length)[..., : magnitude.shape[-1]]
+        t = rebuilt if prev is None else rebuilt - beta * prev
+        prev = rebuilt
+        unit = t / t.abs().clamp_min(_PHASE_EPS)
+    return istft(magnitude * unit, hop_length, length=n_samples)
 
 
 @torch.no_grad()

@@ -34,10 +34,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tunesmith.transform.invert import istft, stft
+from tunesmith.transform.invert import griffinlim_steps, istft, stft
 
 __all__ = ["UNet", "FrameLSTM", "PatchDiscriminator", "build_generator", "TransformModule", "DB_FLOOR_POWER",
-           "magnitude_to_db", "db_to_magnitude"]
+           "magnitude_to_db", "db_to_magnitude", "cosine_lr"]
 
 #: Power floor before taking dB (-100 dB); far below any audible level of a [-1, 1] signal's STFT.
 DB_FLOOR_POWER = 1e-10
@@ -47,6 +47,8 @@ RESIDUAL_SCALE_DB = 20.0
 INPUT_FLOOR_STD = 2.0
 #: Largest gain of the mask output (20 dB).
 MASK_MAX_GAIN = 10.0
+#: Final learning rate of the cosine schedule, as a share of ``optim.lr``.
+COSINE_MIN_LR_FACTOR = 0.02
 
 
 def magnitude_to_db(mag: torch.Tensor) -> torch.Tensor:
@@ -57,6 +59,17 @@ def magnitude_to_db(mag: torch.Tensor) -> torch.Tensor:
 def db_to_magnitude(db: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`magnitude_to_db` above the floor: ``10^(dB / 20)``."""
     return torch.pow(10.0, db / 20.0)
+
+
+def cosine_lr(lr: float, fraction: float, min_factor: float = COSINE_MIN_LR_FACTOR) -> float:
+    """Cosine-decayed learning rate after ``fraction`` (0..1) of the run.
+
+    ``lr_t = lr_min + (lr - lr_min) (1 + cos(pi t)) / 2`` with ``lr_min = min_factor * lr``:
+    ``lr`` at ``t = 0``, ``lr_min`` at ``t = 1`` (and after).
+    """
+    t = min(1.0, max(0.0, float(fraction)))
+    lr_min = lr * min_factor
+    return lr_min + (lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 class _ConvBlock(nn.Sequential):
@@ -234,6 +247,8 @@ class TransformModule(L.LightningModule if L is not None else nn.Module):
         loss = config.get("loss", {})
         self.w_db = float(loss.get("l1_db", 1.0))
         self.w_mrstft = float(loss.get("mrstft", 0.5))
+        #: Griffin-Lim iterations (from the input's phase) between prediction and the MR-STFT loss; 0: input phase.
+        self.loss_gl_iters = int(loss.get("mrstft_gl_iters", 0) or 0)
         self.w_adv = float(loss.get("adversarial", 0.0)) if discriminator is not None else 0.0
         self.top_db = float(loss.get("top_db", 80.0))
         if discriminator is not None:
@@ -296,7 +311,10 @@ class TransformModule(L.LightningModule if L is not None else nn.Module):
 
             # Clamp so exp() cannot overflow early in training; 40 dB above the floor-free peak is plenty.
             mag = db_to_magnitude(torch.minimum(pred_db, y_db.amax(dim=(-2, -1), keepdim=True) + 40.0))
-            est = istft(mag * (X / (X.abs() + 1e-8)), self.hop_length)
+            if self.loss_gl_iters > 0:  # the loss sees the waveform after a few Griffin-Lim steps
+                est = griffinlim_steps(mag, X, self.loss_gl_iters, hop_length=self.hop_length)
+            else:
+                est = istft(mag * (X / (X.abs() + 1e-8)), self.hop_length)
             ref = yw[:, self.n_fft // 2: self.n_fft // 2 + est.shape[-1]]
             trim = self.n_fft // 2
             mr = mrstft_loss(ref[:, trim:-trim], est[:, trim:-trim])
@@ -345,6 +363,37 @@ class TransformModule(L.LightningModule if L is not None else nn.Module):
         self.log("val_l1_db", losses["l1_db"], batch_size=bs)
         self.log("val_lsd_mag", lsd_torch(y_db, pred_db, batch[2][:, None, None]), prog_bar=True, batch_size=bs)
 
+    def _time_fraction(self) -> float | None:
+        """Share of the wall-clock training budget spent (0..1), or ``None`` without a time budget."""
+        from lightning.pytorch.callbacks import Timer
+
+        trainer = getattr(self, "_trainer", None)
+        timer = next((c for c in (trainer.callbacks if trainer is not None else []) if isinstance(c, Timer)), None)
+        if timer is None or not timer._duration:
+            return None
+        return min(1.0, timer.time_elapsed() / timer._duration)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        """Cosine learning-rate decay over the wall-clock budget (``optim.schedule: cosine``).
+
+        ``lr(t) = lr_min + (lr - lr_min) * (1 + cos(pi * t)) / 2`` with ``t`` the
+        share of ``trainer.max_minutes`` spent (kept across resumes by Lightning's
+        timer) and ``lr_min = optim.min_lr_factor * lr``. A time-based schedule
+        fits a time-budgeted run, whose number of steps is not known in advance.
+        """
+        opt = self.config.get("optim", {})
+        if opt.get("schedule", "constant") != "cosine":
+            return
+        t = self._time_fraction()
+        if t is None:
+            return
+        now = cosine_lr(float(opt.get("lr", 2e-3)), t, float(opt.get("min_lr_factor", COSINE_MIN_LR_FACTOR)))
+        optims = self.optimizers()
+        for o in (optims if isinstance(optims, list) else [optims]):
+            for group in o.param_groups:
+                group["lr"] = now * group.get("lr_scale", 1.0)
+        self.log("lr", now, batch_size=1)
+
     def configure_optimizers(self):
         opt = self.config.get("optim", {})
         lr, wd = float(opt.get("lr", 2e-3)), float(opt.get("weight_decay", 0.0))
@@ -352,4 +401,5 @@ class TransformModule(L.LightningModule if L is not None else nn.Module):
         if self.discriminator is None:
             return g
         d = torch.optim.AdamW(self.discriminator.parameters(), lr=lr * 0.5, betas=(0.5, 0.999))
+        d.param_groups[0]["lr_scale"] = 0.5
         return [g, d]
