@@ -30,6 +30,7 @@ No extra packages are needed (librosa is a runtime dependency of tunesmith).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -64,6 +65,8 @@ def load_split(folder: Path, sr: int, limit: int | None = None):
 
 
 def train_variant(arch: str, data: Path, runs: Path, minutes: float, reuse: bool) -> Path:
+    if "=" in arch:  # "name=path/to/transform.pt": an already trained checkpoint reported under that name
+        return Path(arch.split("=", 1)[1])
     ckpt = runs / arch / "transform.pt"
     if reuse and ckpt.exists():
         return ckpt
@@ -116,8 +119,9 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=Path, default=REPO / "bench_data" / "runs")
     ap.add_argument("--reuse", action="store_true", help="reuse trained checkpoints in --runs when present")
     ap.add_argument("--train-minutes", type=float, default=None, help="training budget per model")
-    ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--gl-iters", default="32,100", help="Griffin-Lim iterations to report for the models")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="comma-separated archs (trained or reused from --runs/<arch>) or name=checkpoint entries")
+    ap.add_argument("--gl-iters", default="4,32,100", help="Griffin-Lim iterations to report for the models")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "transform.md")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
@@ -130,11 +134,12 @@ def main(argv=None) -> int:
     test_pairs = load_split(args.data / "test", sr, n_test)
     print(f"{len(train_pairs)} training pairs, {len(test_pairs)} test pairs "
           f"({sum(len(p.x) for p in test_pairs) / sr:.0f} s)", file=sys.stderr)
-    variants = [v for v in args.variants.split(",") if v]
+    tokens = [v for v in args.variants.split(",") if v]
+    variants = [v.split("=", 1)[0] for v in tokens]
     ckpts = {}
     torch.set_num_threads(1)
-    for arch in variants:
-        ckpts[arch] = train_variant(arch, args.data / "train", args.runs, minutes, args.reuse)
+    for name, token in zip(variants, tokens):
+        ckpts[name] = train_variant(token, args.data / "train", args.runs, minutes, args.reuse)
 
     from tunesmith.transform.convert import Converter
     from tunesmith.transform.invert import griffinlim, invert_with_phase, stft
@@ -194,13 +199,15 @@ def main(argv=None) -> int:
         long = np.concatenate([long, long])
     long = long[: 60 * sr]
     speed_rows = []
+    load_before = os.getloadavg()[0]
     for arch in variants:
-        for inv, it in (("input-phase", 0), ("gl", 32), ("gl", 100)):
+        for inv, it in [("input-phase", 0)] + [("gl", i) for i in gl_iters]:
             conv = Converter(ckpts[arch], inversion=inv, n_iter=it)
             conv(long[: 5 * sr])  # warm-up
             t = median_time(lambda: conv(long), 1)
             speed_rows.append((arch, inv if inv != "gl" else f"GL {it}", 60.0 / t))
             print(f"speed {arch} {inv} {it}: {60.0 / t:.1f}x realtime", file=sys.stderr)
+    load_after = os.getloadavg()[0]
 
     # ----- report -------------------------------------------------------------------------------
     ident = rows[0][1]["lsd"]
@@ -221,6 +228,8 @@ def main(argv=None) -> int:
     for n_iter, d_l, d_t, s_l, s_t, ratio in inv_rows:
         lines.append(f"| {n_iter} | {d_l:.2f} | {d_t:.2f} | {s_l:.1f} | {s_t:.1f} | {ratio:.1f}× |")
     lines += ["", "### Conversion speed (60 s input, chunked, 2 threads, one timed run after a warm-up)", "",
+              f"1-minute load average {load_before:.1f} before and {load_after:.1f} after the speed runs "
+              f"(2 cores; other engineers' jobs counted).", "",
               "| model | inversion | × realtime |", "|---|---|---:|"]
     for arch, inv, s in speed_rows:
         lines.append(f"| {arch} | {inv} | {s:.1f} |")

@@ -35,7 +35,7 @@ DEFAULT_CONFIG: dict = {
              "random_gain_db": 0.0},
     "model": {"arch": "unet", "output": "residual", "base_channels": 8, "depth": 4, "freq_stem": 4,
               "lstm_hidden": 256, "lstm_layers": 2, "input_floor_db": None},
-    "loss": {"l1_db": 1.0, "mrstft": 0.5, "adversarial": 0.05, "top_db": 80.0},
+    "loss": {"l1_db": 1.0, "mrstft": 0.5, "mrstft_gl_iters": 0, "adversarial": 0.05, "top_db": 80.0},
     "optim": {"lr": 2e-3, "weight_decay": 0.0, "schedule": "constant", "min_lr_factor": 0.02},
     "trainer": {"max_epochs": 1000, "max_minutes": 30, "accelerator": "auto", "threads": 0},
     "inversion": {"method": "gl", "n_iter": 64, "momentum": 0.99},
