@@ -40,7 +40,7 @@ __all__ = [
     "load_notes", "save_notes", "midi_to_note_sequence", "note_sequence_to_midi",
     "music21_to_note_sequence", "note_sequence_to_music21", "note_sequence_to_musicxml",
     "csv_to_note_sequence", "note_sequence_to_csv", "json_to_note_sequence", "note_sequence_to_json",
-    "DEFAULT_TEMPO", "CSV_COLUMNS",
+    "parse_key", "parse_music21_file", "DEFAULT_TEMPO", "CSV_COLUMNS",
 ]
 
 DEFAULT_TEMPO = 120.0
@@ -64,8 +64,11 @@ def midi_to_hz(midi):
     return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
 
 
-def _parse_key(key: str | None) -> tuple[int, str] | None:
-    """'D minor' / 'Bb major' / 'f#' (lower case = minor) → (tonic pitch class, mode)."""
+def parse_key(key: str | None) -> tuple[int, str] | None:
+    """'D minor' / 'Bb major' / 'f#' (lower case = minor) → (tonic pitch class 0-11, 'major'|'minor').
+
+    ``None`` for an empty or unreadable key.
+    """
     if not key:
         return None
     parts = key.replace("-", " ").split() if " " in key else [key]
@@ -81,7 +84,7 @@ def _parse_key(key: str | None) -> tuple[int, str] | None:
 def _key_uses_flats(key: str | None) -> bool:
     """Whether ``key``'s signature has flats: the tonic's own accidental decides ('Gb major' flats,
     'F# major' sharps); natural tonics follow the circle of fifths (F major, D minor: flats)."""
-    parsed = _parse_key(key)
+    parsed = parse_key(key)
     if not parsed:
         return False
     tonic = key.split()[0] if " " in key else key
@@ -194,7 +197,7 @@ class NoteSequence:
     def transpose(self, semitones: int) -> "NoteSequence":
         """A copy with every pitch moved by ``semitones`` (the key name is moved too)."""
         key = self.key
-        parsed = _parse_key(key)
+        parsed = parse_key(key)
         if parsed:
             pc, mode = parsed
             tonic = note_name((pc + semitones) % 12 + 60, None)[:-1]
@@ -350,7 +353,7 @@ def _mido_key_to_name(k: str) -> str:
 
 
 def _name_to_mido_key(key: str | None) -> str | None:
-    parsed = _parse_key(key)
+    parsed = parse_key(key)
     if not parsed:
         return None
     pc, mode = parsed
@@ -415,8 +418,14 @@ def note_sequence_to_midi(seq: NoteSequence, path: str | Path, *, program: int |
 
 
 # ----------------------------------------------------------------------------- music21 formats
-def _parse_music21(path: Path):
+def parse_music21_file(path: Path):
+    """Parse a symbolic file (MusicXML, ABC, kern, MIDI...) with music21; the first tune of an ABC book.
+
+    Raises :class:`~tunesmith.errors.NotesError` (one line naming the file) when music21 cannot read it.
+    """
     import music21
+
+    path = Path(path)
 
     fmt = {".abc": "abc", ".krn": "humdrum"}.get(path.suffix.lower())
     try:
@@ -446,7 +455,7 @@ def music21_to_note_sequence(source, part: int | str | None = None, *, name: str
         path = Path(source)
         if not path.exists():
             raise NotesError("no such file", path)
-        source = _parse_music21(path)
+        source = parse_music21_file(path)
         name = name or path.stem
     score = source
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
@@ -501,7 +510,7 @@ def note_sequence_to_music21(seq: NoteSequence, *, grid: float = 0.25, title: st
     part.insert(0, music21.tempo.MetronomeMark(number=round(tempo, 1)))
     num, den = seq.time_signature or (4, 4)
     part.insert(0, music21.meter.TimeSignature(f"{num}/{den}"))
-    parsed = _parse_key(seq.key)
+    parsed = parse_key(seq.key)
     if parsed:
         tonic = note_name(parsed[0] + 60, seq.key)[:-1].replace("b", "-")
         part.insert(0, music21.key.Key(tonic, parsed[1]))

@@ -91,7 +91,7 @@ def load_melody(path: str | Path, *, track: int | None = None):
     and quantised to sixteenth notes at the transcription's tempo (120 BPM if unknown).
     Raises :class:`NotesError` / :class:`AudioError` for unusable files.
     """
-    from tunesmith.notes import _parse_music21, load_notes, music21_to_note_sequence, quantize
+    from tunesmith.notes import parse_music21_file, load_notes, music21_to_note_sequence, quantize
 
     path = Path(path)
     if not path.exists():
@@ -114,7 +114,7 @@ def load_melody(path: str | Path, *, track: int | None = None):
     elif ext in _MUSIC21_EXT:
         if path.stat().st_size == 0:
             raise NotesError("empty file (0 bytes)", path)
-        score = _parse_music21(path)
+        score = parse_music21_file(path)
         seq = music21_to_note_sequence(score, name=path.stem)
         pickup = _pickup_beats(score)
     else:

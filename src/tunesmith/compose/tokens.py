@@ -84,9 +84,9 @@ class TokenMelody:
 # ----------------------------------------------------------------------------- keys
 def key_signature_tonic(key: str | None) -> int | None:
     """Pitch class of the major key sharing ``key``'s signature ('D minor' → 5, F), or None."""
-    from tunesmith.notes import _parse_key
+    from tunesmith.notes import parse_key
 
-    parsed = _parse_key(key)
+    parsed = parse_key(key)
     if parsed is None:
         return None
     pc, mode = parsed
@@ -103,9 +103,9 @@ def key_shift(key: str | None) -> int:
 
 def scale_pitch_classes(key: str) -> set[int]:
     """Pitch classes of ``key``: the major scale, or natural minor plus the raised 7th."""
-    from tunesmith.notes import _parse_key
+    from tunesmith.notes import parse_key
 
-    parsed = _parse_key(key)
+    parsed = parse_key(key)
     if parsed is None:
         raise NotesError(f"unknown key {key!r} (try e.g. 'D minor', 'Bb major', 'f#')")
     pc, mode = parsed
