@@ -100,6 +100,22 @@ def test_spec_augment_masks_bounded_spans():
     assert torch.equal(x, torch.ones(4, 40, 100))  # input untouched
 
 
+def test_mix_augment_builds_level_matched_mixtures_of_the_source_class():
+    from tunesmith.classify.model import mix_augment
+
+    lines = torch.stack([torch.from_numpy(_melody(s, 1.0)) for s in range(4)])
+    x = torch.cat([lines, 0.1 * torch.randn(2, lines.shape[1])])
+    y = torch.tensor([0, 0, 0, 0, 1, 1])
+    out = mix_augment(x, y, source=0, target=1, prob=1.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out[:4], x[:4])                      # source windows untouched
+    assert torch.allclose(out[4:].square().mean(1), x[4:].square().mean(1), rtol=1e-4)  # same level
+    for i in (4, 5):                                        # a mixture of lines, not the noise it replaced
+        coef = torch.linalg.lstsq(lines.T, out[i][:, None]).solution
+        resid = out[i] - (lines.T @ coef)[:, 0]
+        assert resid.square().mean() < 1e-6 * out[i].square().mean() and (coef.abs() > 1e-3).sum() >= 2
+    assert torch.equal(mix_augment(x, torch.tensor([0, 1, 1, 1, 1, 1]), source=0, target=1), x)
+
+
 def test_logmel_stats_marks_dropouts_and_clipping():
     """The waveform rows see a digital gap and a clipped stretch; frames match the log-mel grid."""
     from tunesmith import features

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["FEATURE_KINDS", "DEFAULT_FEATURE_SETTINGS", "make_frontend", "WaveformStats", "LogMelStats",
            "BinNorm", "CNN2d", "CNN1d",
-           "build_network", "Classifier", "ClassifierModule", "spec_augment"]
+           "build_network", "Classifier", "ClassifierModule", "spec_augment", "mix_augment"]
 
 #: Representations the classifier can be trained on: ``tunesmith.features.frontend`` kinds and
 #: ``logmel+stats`` (:class:`LogMelStats`).
@@ -303,6 +303,38 @@ def spec_augment(feats: torch.Tensor, *, time_masks: int = 2, time_width: float 
     return out
 
 
+def mix_augment(audio: torch.Tensor, labels: torch.Tensor, *, source: int, target: int, prob: float = 0.5,
+                max_gain_db: float = 12.0, max_parts: int = 3, generator: torch.Generator | None = None
+                ) -> torch.Tensor:
+    """Replace some ``target``-class windows by sums of ``source``-class windows of the same batch.
+
+    For a task such as "one voice or several" a sum of single-voice windows *is* a
+    several-voice window, so every batch yields new mixtures of sources the data set
+    never combined. Each window of class ``target`` is replaced with probability
+    ``prob`` by ``sum_j g_j s_j / rms(s_j)`` over 2 to ``max_parts`` different
+    ``source`` windows ``s_j`` (``g_1 = 1``, the others ``10^(-u/20)`` with ``u``
+    uniform in ``[0, max_gain_db]`` dB), rescaled to the replaced window's RMS so
+    that the level distribution is unchanged. Labels are unchanged; needs at least
+    two source windows in the batch (otherwise the batch is returned as is).
+    """
+    src = torch.nonzero(labels == source).flatten()
+    tgt = torch.nonzero(labels == target).flatten()
+    if len(src) < 2 or len(tgt) == 0 or prob <= 0:
+        return audio
+    out = audio.clone()
+    rms = audio.square().mean(dim=1).sqrt().clamp_min(1e-8)
+    for i in tgt.tolist():
+        if torch.rand(1, generator=generator).item() >= prob:
+            continue
+        k = int(torch.randint(2, max(2, min(max_parts, len(src))) + 1, (1,), generator=generator))
+        parts = src[torch.randperm(len(src), generator=generator)[:k]]
+        gains = 10.0 ** (-torch.rand(k, generator=generator) * max_gain_db / 20.0)
+        gains[0] = 1.0
+        mix = (gains[:, None].to(audio) * audio[parts] / rms[parts, None]).sum(0)
+        out[i] = mix * (rms[i] / mix.square().mean().sqrt().clamp_min(1e-8))
+    return out
+
+
 def class_weights(counts, n_classes: int) -> torch.Tensor:
     """Inverse-frequency weights ``n / (k * count_c)`` (1 for an absent class)."""
     counts = torch.as_tensor(counts, dtype=torch.float32)
@@ -312,10 +344,15 @@ def class_weights(counts, n_classes: int) -> torch.Tensor:
 
 
 class ClassifierModule(_LightningBase):
-    """Trains a :class:`Classifier` with class-weighted cross-entropy (AdamW, cosine decay)."""
+    """Trains a :class:`Classifier` with class-weighted cross-entropy (AdamW, cosine decay).
+
+    ``mix_augment`` (optional) is ``{"source": class name, "target": class name, "prob": p, ...}``:
+    see :func:`mix_augment`; applied to the training audio before the front end.
+    """
 
     def __init__(self, model: Classifier, *, lr: float = 2e-3, weight_decay: float = 1e-3,
-                 class_counts=None, spec_augment: dict | None = None, max_epochs: int = 30):
+                 class_counts=None, spec_augment: dict | None = None, max_epochs: int = 30,
+                 mix_augment: dict | None = None):
         super().__init__()
         self.model = model
         self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
@@ -323,12 +360,24 @@ class ClassifierModule(_LightningBase):
         self.register_buffer("class_w", class_weights(class_counts if class_counts is not None
                                                       else [1] * n, n))
         self.augment = dict(spec_augment) if spec_augment else None
+        self.mix = None
+        if mix_augment:
+            from tunesmith.errors import TunesmithError
+
+            mix = dict(mix_augment)
+            missing = [mix.get(k) for k in ("source", "target") if mix.get(k) not in model.classes]
+            if missing:
+                raise TunesmithError(f"mix_augment classes {missing} are not among {model.classes}")
+            mix["source"], mix["target"] = model.classes.index(mix["source"]), model.classes.index(mix["target"])
+            self.mix = mix
 
     def forward(self, audio):
         return self.model(audio)
 
     def _step(self, batch, train: bool):
         x, y = batch
+        if train and self.mix:
+            x = mix_augment(x, y, **self.mix)
         feats = self.model.features(x)
         if train and self.augment:
             feats = spec_augment(feats, **self.augment)

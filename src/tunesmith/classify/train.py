@@ -45,6 +45,7 @@ DEFAULT_CONFIG: dict = {
     "group_by": "stem",
     "class_weighting": True,
     "spec_augment": {"time_masks": 2, "time_width": 0.1, "freq_masks": 2, "freq_width": 0.15},
+    "mix_augment": None,
     "training": {"max_epochs": 30, "batch_size": 16, "lr": 0.002, "weight_decay": 0.001,
                  "val_fraction": 0.2, "seed": 0, "patience": 8},
 }
@@ -175,7 +176,8 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path = "runs/classifie
     model.fit_norm(train_x[i:i + 32] for i in range(0, len(train_x), 32))
     counts = dm.class_counts() if cfg["class_weighting"] else None
     module = ClassifierModule(model, lr=tr["lr"], weight_decay=tr["weight_decay"], class_counts=counts,
-                              spec_augment=cfg["spec_augment"], max_epochs=tr["max_epochs"])
+                              spec_augment=cfg["spec_augment"], max_epochs=tr["max_epochs"],
+                              mix_augment=cfg.get("mix_augment"))
     atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
 
     has_val = len(dm.val_set) > 0
