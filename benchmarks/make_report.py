@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ORDER = ["frontend", "transcription", "composer", "transform", "classify"]
+ORDER = ["frontend", "transcription", "transcription_speed", "composer", "transform", "classify"]
 HEADER = """# Benchmarks
 
 Latest tables from `benchmarks/`. Every benchmark runs with one command, compares tunesmith against

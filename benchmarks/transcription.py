@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import time
 import types
@@ -169,14 +170,64 @@ def memory_check(data: Path, minutes: float = 60.0) -> str:
         with sf.SoundFile(str(long_wav), "w", sr, 1, "PCM_16") as f:
             for _ in range(reps):
                 f.write(y)
-        code = ("import resource, sys, time; from tunesmith.transcribe import transcribe_file; "
+        # Peak RSS from the child's own VmHWM: Linux carries ru_maxrss over fork + exec, so the child's
+        # ru_maxrss would report this (large) benchmark process's peak instead of its own.
+        code = ("import sys, time; from tunesmith.transcribe import transcribe_file; "
                 "t = time.perf_counter(); s = transcribe_file(sys.argv[1], progress=True); "
-                "print(len(s), time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+                "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+                "print(len(s), time.perf_counter() - t, int(hwm) / 1024)")
         out = subprocess.run([sys.executable, "-c", code, str(long_wav)], capture_output=True, text=True, check=True)
         n, secs, rss = out.stdout.split()
     dur = reps * len(y) / sr
     return (f"Long file: {dur / 60:.0f} min WAV ({src.name} tiled) -> {n} notes in {float(secs):.0f} s "
             f"({dur / float(secs):.0f}x realtime), peak memory (max RSS of the whole process) {float(rss):.0f} MB.")
+
+
+# ----------------------------------------------------------------------------- speed
+SPEED_RESULTS = ROOT / "benchmarks" / "results" / "transcription_speed.md"
+
+
+def speed_check(data: Path, manifest: list, systems: dict, repeats: int, threads: int) -> str:
+    """Time the fast systems side by side on every file (clean and hard), alternating, ``repeats`` times.
+
+    Per file: the median wall time of each system; speed = audio seconds / that time. Reported: the
+    median over files of each system's speed, and the median over files of the per-file ratio.
+    """
+    import os
+
+    from tunesmith.audio import info
+
+    load0 = os.getloadavg()[0]
+    per_file = defaultdict(list)          # name -> [x realtime per file]
+    ratios = defaultdict(list)            # name -> [per-file speed / basic-pitch speed]
+    total = 0.0
+    for version in ("clean", "hard"):
+        for m in manifest:
+            path = data / version / f"{m['stem']}.wav"
+            dur = info(path)["duration"]
+            total += dur
+            times = defaultdict(list)
+            for _ in range(repeats):
+                for name, run in systems.items():
+                    t0 = time.perf_counter()
+                    run(path)
+                    times[name].append(time.perf_counter() - t0)
+            speeds = {n: dur / statistics.median(t) for n, t in times.items()}
+            for n, v in speeds.items():
+                per_file[n].append(v)
+                if "basic-pitch" in speeds and n != "basic-pitch":
+                    ratios[n].append(v / speeds["basic-pitch"])
+    load1 = os.getloadavg()[0]
+    lines = [f"{len(manifest)} excerpts x (clean, hard) = {total:.0f} s of audio; each file {repeats} times per "
+             f"system, systems alternating; torch/onnxruntime {threads} threads; load average {load0:.1f} before, "
+             f"{load1:.1f} after.", "",
+             "| system | speed (x realtime, median of files) | 10th-90th percentile of files | "
+             "per-file ratio to basic-pitch (median) |", "|---|---|---|---|"]
+    for n, v in per_file.items():
+        r = f"{statistics.median(ratios[n]):.2f}x" if ratios.get(n) else "—"
+        lines.append(f"| {n} | **{statistics.median(v):.0f}x** | {np.percentile(v, 10):.0f}x - "
+                     f"{np.percentile(v, 90):.0f}x | {r} |")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- run
@@ -188,6 +239,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/transcription.md")
     ap.add_argument("--memory", action="store_true", help="only run the 60-minute-file memory check")
     ap.add_argument("--threads", type=int, default=THREADS, help="torch / onnxruntime threads (default 2)")
+    ap.add_argument("--speed", action="store_true",
+                    help="only time tunesmith and basic-pitch side by side on every file (and the 60-min "
+                         "memory check); writes benchmarks/results/transcription_speed.md")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per file and system with --speed")
     args = ap.parse_args(argv)
     if args.memory:
         print(memory_check(Path(args.data)))
@@ -209,6 +264,8 @@ def main(argv=None) -> int:
                 sub.append(m)
         manifest = sub
     systems = {}
+    if args.speed and args.systems == ",".join(SYSTEMS):
+        args.systems = "tunesmith,basic-pitch"
     for name in args.systems.split(","):
         try:
             systems[name] = SYSTEMS[name]()
@@ -217,6 +274,17 @@ def main(argv=None) -> int:
     warm = data / "clean" / f"{manifest[0]['stem']}.wav"
     for run in systems.values():
         run(warm)
+    if args.speed:
+        table = speed_check(data, manifest, systems, args.repeats, args.threads) + "\n\n" + memory_check(data)
+        print(table)
+        if not args.no_write and not args.quick:
+            SPEED_RESULTS.write_text(
+                "# Transcription speed and memory\n\nCommand: `python benchmarks/transcription.py --speed`  \n"
+                f"Machine: {cpu_name()}, {__import__('os').cpu_count()} cores (shared CPU VM), Python "
+                f"{platform.python_version()}, torch {torch.__version__}  \n"
+                f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{table}\n")
+            print(f"wrote {SPEED_RESULTS}", file=sys.stderr)
+        return 0
     scores = defaultdict(list)          # (version, system) -> [(instrument, (P,R,F), (Po,Ro,Fo))]
     timing = defaultdict(lambda: [0.0, 0.0])
     per_file_speed = defaultdict(list)
@@ -267,8 +335,10 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     print(table)
     if not args.no_write and not args.quick:
-        machine = (f"{cpu_name()}, {__import__('os').cpu_count()} cores (shared "
-                   f"2-core CPU VM, other jobs running), Python {platform.python_version()}, torch {torch.__version__}, "
+        import os
+
+        machine = (f"{cpu_name()}, {os.cpu_count()} cores (shared CPU VM, load average {os.getloadavg()[1]:.1f} "
+                   f"at the end of the run), Python {platform.python_version()}, torch {torch.__version__}, "
                    f"{args.threads} threads")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(f"# Transcription benchmark\n\nCommand: `python benchmarks/transcription.py`  \n"

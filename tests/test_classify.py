@@ -183,14 +183,14 @@ def test_checkpoint_errors(tmp_path, trained):
 def test_compare_features_table_chart_and_determinism(tiny_data, tmp_path):
     from tunesmith.classify.compare import compare_features
 
-    kw = dict(features="logmel,descriptors+lr,descriptors+gmm", folds=3, seed=3, epochs=6, window_s=1.0,
+    kw = dict(features="logmel,logmel+stats,descriptors+lr,descriptors+gmm", folds=3, seed=3, epochs=6, window_s=1.0,
               progress=False)
     a = compare_features(tiny_data, out_dir=tmp_path, **kw)
     b = compare_features(tiny_data, **kw)
     assert a.markdown().split("|")[:-5] == b.markdown().split("|")[:-5] or \
         [a.summary(r) for r in a.ranked()] == [b.summary(r) for r in b.ranked()]
     assert a.summary(a.best())["balanced_accuracy"][0] >= 0.8
-    assert len(a.scores["logmel"]) == 3
+    assert len(a.scores["logmel"]) == 3 and len(a.scores["logmel+stats"]) == 3
     for name in ("compare.md", "compare.csv", "compare.png"):
         assert (tmp_path / name).stat().st_size > 0
     with pytest.raises(TunesmithError, match="unknown representation"):

@@ -392,7 +392,7 @@ def _parse_representations(features) -> list[str]:
 
 
 def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, seed: int = 0,
-                     arch: str = "cnn1d", epochs: int = 10, sr: int = 16000, window_s: float = 10.0,
+                     arch: str = "cnn1d", epochs: int = 15, sr: int = 16000, window_s: float = 10.0,
                      group_by: str = "stem", out_dir: str | Path | None = None,
                      progress: bool = True) -> CompareResult:
     """k-fold comparison of representations on a labelled folder (see the module docstring).

@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for folds and training (same seed, same table)")
     p.add_argument("--arch", choices=("cnn1d", "cnn2d"), default="cnn1d",
                    help="classifier on the spectral representations (cnn1d is fast enough for k-fold on a CPU)")
-    p.add_argument("--epochs", type=int, default=10, help="training epochs per fold")
+    p.add_argument("--epochs", type=int, default=15, help="training epochs per fold (default 15)")
     p.add_argument("--window-s", type=float, default=10.0, help="window length in seconds")
     p.add_argument("--sr", type=int, default=16000, help="sample rate the audio is resampled to")
     p.add_argument("--group-by", choices=("stem", "file", "prefix"), default="stem",

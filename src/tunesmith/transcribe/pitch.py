@@ -71,15 +71,13 @@ def log_frequency_filterbank(sr: int, n_fft: int, midi_low: float, n_bins: int, 
     midi = midi_low + np.arange(n_bins) / bins_per_semitone
     centres = a4_hz * 2.0 ** ((midi - 69.0) / 12.0)
     ratio = 2.0 ** (1.0 / (12.0 * bins_per_semitone))
-    fb = np.zeros((n_bins, len(freqs)), dtype=np.float32)
-    for k, fc in enumerate(centres):
-        if fc >= sr / 2:
-            break
-        lo_w = max(fc - fc / ratio, df)
-        hi_w = max(fc * ratio - fc, df)
-        up = (freqs - (fc - lo_w)) / lo_w
-        down = ((fc + hi_w) - freqs) / hi_w
-        fb[k] = np.maximum(0.0, np.minimum(up, down))
+    lo_w = np.maximum(centres - centres / ratio, df)[:, None]
+    hi_w = np.maximum(centres * ratio - centres, df)[:, None]
+    up = (freqs[None, :] - (centres[:, None] - lo_w)) / lo_w
+    down = ((centres[:, None] + hi_w) - freqs[None, :]) / hi_w
+    fb = np.maximum(0.0, np.minimum(up, down))
+    fb[centres >= sr / 2] = 0.0
+    fb = fb.astype(np.float32)
     return torch.from_numpy(fb)
 
 
