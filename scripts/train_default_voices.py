@@ -4,9 +4,10 @@
     python scripts/make_classify_data.py --only voices      # bench_data/voices/{train,test}
     python scripts/train_default_voices.py [--data bench_data/voices/train] [--epochs N]
 
-Trains with ``configs/voices.yaml`` on the training instruments only (the test
-instruments in ``bench_data/voices/test`` are never seen), then copies the
-checkpoint (about 0.2 MB) to ``checkpoints/voices.pt``.
+Trains with ``configs/voices.yaml`` (30 epochs, with "several" windows made on
+the fly from sums of "one" windows: ``mix_augment``) on the training instruments
+only (the test instruments in ``bench_data/voices/test`` are never seen), then copies the
+checkpoint (about 1 MB) to ``checkpoints/voices.pt``.
 """
 from __future__ import annotations
 
