@@ -22,6 +22,14 @@
 Usage::
 
     python scripts/make_classify_data.py [--out bench_data] [--quick] [--seed 0]
+    python scripts/make_classify_data.py --only voices-extra   # only the extra training lines
+    python scripts/make_classify_data.py --only voices-dev     # development split, bench_data/voices_dev
+
+``voices/train`` also holds ``trainx_*`` files: 100 single lines on 49 further GM
+programs (``EXTRA_TRAIN_PROGRAMS``) and 100 mixtures of them, from a separate random
+stream, so ``voices/test`` is byte-identical to the set made without them.
+``voices_dev`` renders 6 programs (``DEV_PROGRAMS``) kept out of training and test:
+the place to choose training settings.
 
 Voices: GM "Choir Aahs" (52, train), "Voice Oohs" (53, test) and "Synth Voice"
 (54, train) renders count as voices, plus espeak-ng speech (``apt-get install
@@ -52,6 +60,24 @@ PROGRAM_CENTRE = {0: 64, 4: 64, 6: 67, 11: 72, 13: 74, 19: 60, 21: 64, 22: 72, 2
                   32: 40, 33: 40, 40: 72, 41: 64, 42: 52, 52: 62, 53: 64, 54: 62, 56: 67, 57: 53,
                   60: 60, 65: 65, 66: 57, 68: 72, 70: 50, 71: 65, 73: 76, 74: 74, 80: 67, 81: 64,
                   104: 64}
+# More training timbres (issue 7): GM programs that play one line by nature, none in TEST_PROGRAMS,
+# no percussion/effects (112-127), no layered or drone patches (pads 88-103, 86 "fifths",
+# 87 "bass + lead", 109 bagpipe), no bells (14) or timpani (47). Rendered after the original sets
+# from a separate random stream, so the test split and the original training files are unchanged.
+EXTRA_TRAIN_PROGRAMS = (1, 3, 5, 7, 8, 9, 12, 16, 18, 20, 23, 27, 28, 29, 30, 34, 36, 37, 38, 39,
+                        43, 45, 46, 48, 49, 50, 51, 58, 59, 61, 62, 63, 67, 69, 72, 75, 76, 77, 78,
+                        79, 82, 83, 85, 105, 106, 107, 108, 110, 111)
+# Training-side programs kept out of every training file: the development split
+# (``--only voices-dev``) renders them to measure unseen timbres without touching the test split.
+DEV_PROGRAMS = (2, 17, 35, 44, 64, 84)
+EXTRA_CENTRE = {1: 64, 2: 64, 3: 64, 5: 64, 7: 67, 8: 76, 9: 79, 12: 67, 16: 64, 17: 64, 18: 64,
+                20: 64, 23: 67, 27: 60, 28: 60, 29: 55, 30: 55, 34: 40, 35: 40, 36: 40, 37: 40,
+                38: 40, 39: 40, 43: 40, 44: 67, 45: 64, 46: 64, 48: 64, 49: 64, 50: 64, 51: 64,
+                58: 40, 59: 64, 61: 60, 62: 60, 63: 60, 64: 67, 67: 52, 69: 64, 72: 79, 75: 72,
+                76: 72, 77: 72, 78: 72, 79: 72, 82: 64, 83: 64, 84: 64, 85: 64, 105: 64, 106: 64,
+                107: 64, 108: 72, 110: 72, 111: 70}
+PROGRAM_CENTRE.update(EXTRA_CENTRE)
+EXTRA_SEED_OFFSET = 1  # extra training lines draw from default_rng([seed, 1]), the dev split from [seed, 2]
 TRAIN_SPEAKERS = ("m1", "m2", "m3", "m4", "f1", "f2", "f3")
 TEST_SPEAKERS = ("m5", "m6", "m7", "f4", "f5")
 WORDS = ("the morning light came over river hills and every singer in the old hall began a slow "
@@ -160,7 +186,74 @@ def write(path: Path, y: np.ndarray) -> None:
     sf.write(str(path), y, SR, subtype="PCM_16")
 
 
-def make_voices(out: Path, melodies, rng, n_lines: dict[str, int]) -> None:
+def render_pool(mels, programs, speakers, rng, n: int, desc: str, speech: bool = True):
+    """``n`` single lines, programs (and every 6th an espeak speaker) in turn: [(name, audio)]."""
+    from tqdm import tqdm
+
+    pool = []
+    for i in tqdm(range(n), desc=desc, file=sys.stderr):
+        if speech and shutil.which("espeak-ng") and i % 6 == 5:
+            spk = speakers[i % len(speakers)]
+            pool.append((f"speech-{spk}", speak(spk, rng, VOICE_FILE_S + MAX_OFFSET_S)))
+            continue
+        prog = programs[i % len(programs)]
+        seq = mels[int(rng.integers(len(mels)))]
+        y = render_line(seq, prog, rng, VOICE_FILE_S + MAX_OFFSET_S)
+        if np.sqrt(np.mean(y ** 2)) >= 1e-4:
+            pool.append((f"gm{prog:03d}", y))
+    return pool
+
+
+def write_pool(folder: Path, prefix: str, pool, rng, n_mix: int, mix_pool=None) -> None:
+    """Write the singles of ``pool`` to ``one/`` and ``n_mix`` 2-3 line mixtures to ``several/``.
+
+    Each mixture takes its first line from ``pool`` and the others from ``mix_pool``
+    (default ``pool``); added lines enter at a random point of their own melody
+    (0-``MAX_OFFSET_S`` s) and sit 0 to ``MAX_GAIN_DB`` dB below the first.
+    """
+    n_out = int(VOICE_FILE_S * SR)
+    mix_pool = pool if mix_pool is None else mix_pool
+    for i, (name, y) in enumerate(pool):
+        write(folder / "one" / f"{prefix}_{i:04d}_{name}.wav", rms_normalise(y[:n_out], rng))
+    for i in range(n_mix):
+        k = 2 if rng.random() < 0.6 else 3
+        first = pool[int(rng.integers(len(pool)))]
+        others = [mix_pool[m] for m in rng.choice(len(mix_pool), size=k, replace=False)
+                  if mix_pool[m] is not first][:k - 1]
+        mix = np.zeros(n_out, dtype=np.float64)
+        names = []
+        for j, (name, y) in enumerate([first] + others):
+            shift = int(rng.uniform(0, MAX_OFFSET_S) * SR) if j else 0
+            y = y[shift:shift + n_out]
+            y = y / (np.sqrt(np.mean(y ** 2)) + 1e-9)
+            mix += (10 ** (-rng.uniform(0, MAX_GAIN_DB) / 20) if j else 1.0) * y
+            names.append(name)
+        write(folder / "several" / f"{prefix}_{i:04d}_{'+'.join(names)}.wav", rms_normalise(mix, rng))
+
+
+def make_voices_extra(out: Path, melodies, seed: int, n_extra: int) -> None:
+    """Add ``n_extra`` single lines on ``EXTRA_TRAIN_PROGRAMS`` (and as many mixtures) to ``train/``.
+
+    Separate random stream (``default_rng([seed, EXTRA_SEED_OFFSET])``); training melodies
+    only; mixtures combine extra lines only (the same files whether or not the original
+    sets are generated in the same run; ``mix_augment`` mixes them with the rest in training).
+    """
+    rng = np.random.default_rng([seed, EXTRA_SEED_OFFSET])
+    mels = melodies[:len(melodies) * 2 // 3]
+    pool = render_pool(mels, EXTRA_TRAIN_PROGRAMS, TRAIN_SPEAKERS, rng, n_extra, "voices/train extra lines",
+                       speech=False)
+    write_pool(out / "train", "trainx", pool, rng, len(pool))
+
+
+def make_voices_dev(out: Path, melodies, seed: int, n_lines: int) -> None:
+    """Development split on ``DEV_PROGRAMS`` (training melodies, timbres unseen in training)."""
+    rng = np.random.default_rng([seed, EXTRA_SEED_OFFSET + 1])
+    mels = melodies[:len(melodies) * 2 // 3]
+    pool = render_pool(mels, DEV_PROGRAMS, TRAIN_SPEAKERS, rng, n_lines, "voices/dev lines", speech=False)
+    write_pool(out, "dev", pool, rng, len(pool))
+
+
+def make_voices(out: Path, melodies, rng, n_lines: dict[str, int]):
     """Singles and 2-3 line mixtures per split, instruments disjoint between splits."""
     from tqdm import tqdm
 
@@ -274,17 +367,31 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench_data", help="root folder (voices/ and goodbad/ go inside)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="a small set for a fast run")
-    ap.add_argument("--only", choices=("voices", "goodbad"), default=None)
+    ap.add_argument("--only", choices=("voices", "goodbad", "voices-extra", "voices-dev"), default=None,
+                    help="voices-extra: only (re)write the extra training lines into voices/train; "
+                         "voices-dev: only the development split voices_dev/ (DEV_PROGRAMS)")
+    ap.add_argument("--extra-lines", type=int, default=None,
+                    help="single lines on EXTRA_TRAIN_PROGRAMS added to voices/train (default 100, quick 0)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     out = Path(args.out)
     n_mel = 40 if args.quick else 160
     melodies = load_melodies(n_mel, rng)
     print(f"{len(melodies)} chorale parts loaded", file=sys.stderr)
+    n_extra = args.extra_lines if args.extra_lines is not None else (0 if args.quick else 100)
     if args.only in (None, "voices"):
         dest = out / "voices"
         shutil.rmtree(dest, ignore_errors=True)
-        make_voices(dest, melodies, rng, {"train": 60 if args.quick else 300, "test": 30 if args.quick else 150})
+        make_voices(dest, melodies, rng, {"train": 60 if args.quick else 300,
+                                          "test": 30 if args.quick else 150})
+    if args.only in (None, "voices", "voices-extra") and n_extra:
+        for sub in ("one", "several"):
+            for f in (out / "voices" / "train" / sub).glob("trainx_*.wav"):
+                f.unlink()
+        make_voices_extra(out / "voices", melodies, args.seed, n_extra)
+    if args.only == "voices-dev":
+        shutil.rmtree(out / "voices_dev", ignore_errors=True)
+        make_voices_dev(out / "voices_dev", melodies, args.seed, 60)
     if args.only in (None, "goodbad"):
         dest = out / "goodbad"
         shutil.rmtree(dest, ignore_errors=True)
