@@ -23,8 +23,9 @@ Architectures (plain ``nn.Module``, injected into :class:`TransformModule`):
 Losses: L1 between predicted and true dB spectrograms, both floored at the
 output file's peak minus 80 dB (the floor of the log-spectral distance), plus
 a multi-resolution STFT distance between the true output waveform and the
-prediction inverted with the input's phase (so the loss sees what an inversion
-produces), plus the adversarial term for the GAN.
+prediction inverted with the input's phase, or with ``loss.mrstft_gl_iters``
+differentiable fast Griffin-Lim steps started from it (so the loss sees what the
+inversion used at conversion time produces), plus the adversarial term for the GAN.
 """
 from __future__ import annotations
 
