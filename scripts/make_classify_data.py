@@ -22,12 +22,13 @@
 Usage::
 
     python scripts/make_classify_data.py [--out bench_data] [--quick] [--seed 0]
-    python scripts/make_classify_data.py --only voices-extra   # only the extra training lines
+    python scripts/make_classify_data.py --only voices-extra --extra-lines 100   # opt-in, see below
     python scripts/make_classify_data.py --only voices-dev     # development split, bench_data/voices_dev
 
-``voices/train`` also holds ``trainx_*`` files: 100 single lines on 49 further GM
-programs (``EXTRA_TRAIN_PROGRAMS``) and 100 mixtures of them, from a separate random
-stream, so ``voices/test`` is byte-identical to the set made without them.
+``--extra-lines N`` adds ``trainx_*`` files to ``voices/train``: N single lines on 49
+further GM programs (``EXTRA_TRAIN_PROGRAMS``) and N mixtures of them, from a separate
+random stream, so ``voices/test`` stays byte-identical. Off by default: on the
+development split it did not help (see benchmarks/results/classify.md).
 ``voices_dev`` renders 6 programs (``DEV_PROGRAMS``) kept out of training and test:
 the place to choose training settings.
 
@@ -371,14 +372,14 @@ def main(argv=None) -> int:
                     help="voices-extra: only (re)write the extra training lines into voices/train; "
                          "voices-dev: only the development split voices_dev/ (DEV_PROGRAMS)")
     ap.add_argument("--extra-lines", type=int, default=None,
-                    help="single lines on EXTRA_TRAIN_PROGRAMS added to voices/train (default 100, quick 0)")
+                    help="single lines on EXTRA_TRAIN_PROGRAMS added to voices/train (default 0: opt-in, see the docstring)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     out = Path(args.out)
     n_mel = 40 if args.quick else 160
     melodies = load_melodies(n_mel, rng)
     print(f"{len(melodies)} chorale parts loaded", file=sys.stderr)
-    n_extra = args.extra_lines if args.extra_lines is not None else (0 if args.quick else 100)
+    n_extra = args.extra_lines or 0
     if args.only in (None, "voices"):
         dest = out / "voices"
         shutil.rmtree(dest, ignore_errors=True)
