@@ -8,9 +8,10 @@ exports it. ``--init-from`` fine-tunes an exported checkpoint instead.
 
 The shipped checkpoint came from a chain of such runs: 34 minutes from scratch
 (lr 2e-3, loss L1-dB + 0.5 MR-STFT after input-phase inversion), 14 + 9 minutes
-with random gain and the input floor (lr 1e-3, 5e-4), then 6 minutes (lr 1e-3)
-55 minutes (lr 1e-3 cosine-decayed to 2e-5, ``--lr 1e-3 --cosine``) and 18 minutes
-(lr 3e-4 cosine-decayed) with the present loss (L1-dB + 2.0 MR-STFT after 4 Griffin-Lim steps); see
+with random gain and the input floor (lr 1e-3, 5e-4), then 6 minutes (lr 1e-3),
+55 minutes (lr 1e-3 cosine-decayed to 2e-5, ``--lr 1e-3 --cosine``), 18 minutes (1 thread) and
+22 minutes (2 threads; both lr 3e-4 cosine-decayed) with the present loss (L1-dB + 2.0 MR-STFT after
+4 Griffin-Lim steps); see
 ``benchmarks/results/transform.md``.
 
 ``--data data/pairs --config configs/transform-demo.yaml`` trains on the small
