@@ -136,17 +136,32 @@ def griffinlim_steps(magnitude: torch.Tensor, phase: torch.Tensor, n_iter: int, 
     n_fft = 2 * (magnitude.shape[-2] - 1)
     hop_length = hop_length or n_fft // 4
     n_samples = length if length is not None else (magnitude.shape[-1] - 1) * hop_length
-    # Digital silence has no phase: start at angle 0 there, as :func:`griffinlim` does.
-    unit = torch.where(phase.abs() > 0, phase / phase.abs().clamp_min(_PHASE_EPS), torch.ones_like(phase))
+    unit = _gl_iterations(magnitude, _unit_phase(phase), n_iter, hop_length, None, "hann", True, n_samples, momentum)
+    return istft(magnitude * unit, hop_length, length=n_samples)
+
+
+def _gl_iterations(mag: torch.Tensor, phase: torch.Tensor, n_iter: int, hop_length: int, win_length, window: str,
+                   center: bool, n_samples: int, momentum: float, fixed_frames: int = 0) -> torch.Tensor:
+    """``n_iter`` fast Griffin-Lim updates of the unit phasors ``phase``; returns the final phasors.
+
+    The one iteration behind :func:`griffinlim` (under ``no_grad``) and :func:`griffinlim_steps`
+    (differentiable). ``fixed_frames`` keeps the first frames' starting phase throughout.
+    """
+    n_fft = 2 * (mag.shape[-2] - 1)
+    fixed = phase[..., :fixed_frames].clone() if fixed_frames else None
     beta = momentum / (1.0 + momentum)
     prev = None
     for _ in range(n_iter):
-        y = istft(magnitude * unit, hop_length, length=n_samples)
-        rebuilt = stft(y, n_fft, hop_length)[..., : magnitude.shape[-1]]
+        y = istft(mag * phase, hop_length, win_length, window, center, n_samples)
+        rebuilt = stft(y, n_fft, hop_length, win_length, window, center)[..., : mag.shape[-1]]
+        if rebuilt.shape[-1] < mag.shape[-1]:  # length cut the last frame off: keep it as it was
+            rebuilt = torch.cat([rebuilt, (mag * phase)[..., rebuilt.shape[-1]:]], dim=-1)
         t = rebuilt if prev is None else rebuilt - beta * prev
         prev = rebuilt
-        unit = t / t.abs().clamp_min(_PHASE_EPS)
-    return istft(magnitude * unit, hop_length, length=n_samples)
+        phase = t / t.abs().clamp_min(_PHASE_EPS)
+        if fixed is not None:
+            phase = torch.cat([fixed, phase[..., fixed_frames:]], dim=-1)
+    return phase
 
 
 @torch.no_grad()
@@ -199,19 +214,8 @@ def griffinlim(magnitude, *, n_iter: int = DEFAULT_N_ITER, hop_length: int | Non
     n_fft = 2 * (mag.shape[-2] - 1)
     hop_length = hop_length or n_fft // 4
     n_samples = length if length is not None else (mag.shape[-1] - 1) * hop_length
-    fixed = phase[..., :fixed_frames].clone() if fixed_frames else None
-    beta = momentum / (1.0 + momentum)
-    prev = None
-    for _ in range(n_iter):
-        y = istft(mag * phase, hop_length, win_length, window, center, n_samples)
-        rebuilt = stft(y, n_fft, hop_length, win_length, window, center)[..., : mag.shape[-1]]
-        if rebuilt.shape[-1] < mag.shape[-1]:  # length cut the last frame off: keep it as it was
-            rebuilt = torch.cat([rebuilt, (mag * phase)[..., rebuilt.shape[-1]:]], dim=-1)
-        t = rebuilt if prev is None else torch.add(rebuilt, prev, alpha=-beta)
-        prev = rebuilt
-        phase = torch.sgn(t)
-        if fixed is not None:
-            phase[..., :fixed_frames] = fixed
+    phase = _gl_iterations(mag, phase, n_iter, hop_length, win_length, window, center, n_samples, momentum,
+                           fixed_frames)
     y = istft(mag * phase, hop_length, win_length, window, center, n_samples)
     y = y.numpy() if was_np else y
     return (y, phase) if return_phase else y
