@@ -363,3 +363,12 @@ def test_pcm_blocks_follows_a_growing_wav(tmp_path):
     t.join()
     assert [len(b) for b, sr, _ in blocks] == [4000] * 4 and blocks[0][1] == SR
     assert np.allclose(np.concatenate([b for b, _, _ in blocks]), y / 32768.0)
+
+
+def test_cli_lists_of_representations_match_the_library():
+    """The CLI keeps its own copies (so `tunesmith --help` imports no numpy/torch); they must not drift."""
+    from tunesmith.classify import compare, model
+    from tunesmith.cli import cmd_classify
+
+    assert cmd_classify.ALL_REPRESENTATIONS == compare.ALL_REPRESENTATIONS
+    assert cmd_classify.FEATURE_KINDS == model.FEATURE_KINDS
