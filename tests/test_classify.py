@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import struct
 import subprocess
 import sys
@@ -117,19 +118,26 @@ def test_mix_augment_builds_level_matched_mixtures_of_the_source_class():
 
 
 def test_logmel_stats_marks_dropouts_and_clipping():
-    """The waveform rows see a digital gap and a clipped stretch; frames match the log-mel grid."""
+    """The waveform rows see a digital gap and a clipped stretch, the hum rows a 60 Hz hum; frames match
+    the log-mel grid."""
     from tunesmith import features
-    from tunesmith.classify.model import make_frontend
+    from tunesmith.classify.model import MainsHum, make_frontend
 
     y = torch.from_numpy(_melody(3, 2.0))
     gap, clipped = y.clone(), y.clone()
     gap[8000:12000] = 0.0                                  # 0.25 s dropout
     level = 0.3 * clipped.abs().max()
     clipped = clipped.clamp(-level, level)                 # overdriven: flat tops at the ceiling
+    t = torch.arange(len(y)) / SR
+    hummed = y + 0.3 * y.square().mean().sqrt() * (torch.sin(2 * math.pi * 60 * t) + 0.5 * torch.sin(2 * math.pi * 120 * t))
     fe = make_frontend("logmel+stats", SR)
-    out = fe(torch.stack([y, gap, clipped]))
+    out = fe(torch.stack([y, gap, clipped, hummed]))
     ref = features.frontend("logmel", SR, n_fft=1024, hop_length=512, n_mels=64)(y[None])
-    assert out.shape == (3, 64 + 4, ref.shape[-1])
+    assert out.shape == (4, 64 + 4 + 8, ref.shape[-1])
+    rows = {name: 68 + i for i, name in enumerate(MainsHum.names)}
+    for name in ("hum_60hz_k1", "hum_60hz_k2"):                # the hum's lines stand out in every frame ...
+        assert out[3, rows[name]].min() > out[0, rows[name]].max() + 6, name
+    assert out[3, rows["hum_50hz_k1"]].mean() < out[3, rows["hum_60hz_k1"]].mean() - 10  # ... at 60 Hz, not 50
     frame = 10000 // 512
     assert out[1, 66, frame] == 1.0 and out[0, 66, 1:-1].max() < 0.1     # digital-silence share (edges: padding)
     assert out[1, :64, frame].max() < out[0, :64, frame].max() - 60      # absolute dB, no window floor

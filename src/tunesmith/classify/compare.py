@@ -11,9 +11,11 @@ training folds and scores the held-out fold. Representations:
     time, which is fast enough for k-fold runs on a laptop CPU).
 ``logmel+stats``
     log-mel in absolute dB (no per-window floor) plus four waveform statistics
-    per frame: level, peak, share of digitally silent samples and share of
-    samples at the window's ceiling (:class:`~tunesmith.classify.model.LogMelStats`),
-    into the same CNN. Meant for recording-quality questions (dropouts, clipping).
+    per frame (level, peak, share of digitally silent samples and share of
+    samples at the window's ceiling) and eight mains-hum rows (prominence of the
+    50 and 60 Hz lines and their first harmonics in a 0.5-s analysis window)
+    (:class:`~tunesmith.classify.model.LogMelStats`), into the same CNN. Meant
+    for recording-quality questions (dropouts, clipping, hum).
 ``descriptors+lr``
     frame descriptors (RMS, zero-crossing rate, centroid, flux, band ratio, ...)
     summarised per window (mean, std, 10th/90th percentile of each, and of their

@@ -21,7 +21,7 @@ try:  # Lightning is only needed for training
 except ImportError:  # pragma: no cover
     _LightningBase = nn.Module
 
-__all__ = ["FEATURE_KINDS", "DEFAULT_FEATURE_SETTINGS", "make_frontend", "WaveformStats", "LogMelStats",
+__all__ = ["FEATURE_KINDS", "DEFAULT_FEATURE_SETTINGS", "make_frontend", "WaveformStats", "MainsHum", "LogMelStats",
            "BinNorm", "CNN2d", "CNN1d",
            "build_network", "Classifier", "ClassifierModule", "spec_augment", "mix_augment"]
 
@@ -105,13 +105,62 @@ class WaveformStats(nn.Module):
         return torch.stack([level, peak, silent, at_ceiling], dim=1)
 
 
-class LogMelStats(nn.Module):
-    """Log-mel spectrogram without a per-window dB floor, stacked with :class:`WaveformStats`.
+class MainsHum(nn.Module):
+    """Prominence of mains hum per frame, ``(batch, 2 * harmonics, frames)`` in dB.
 
-    Output ``(batch, n_mels + 4, frames)``: rows ``0..n_mels-1`` are
+    A 50 or 60 Hz hum is a line at fixed frequencies that lasts through notes and
+    rests alike; in a 64-band log-mel it shares the lowest bands with bass notes. Here
+    a long analysis window (the smallest power of two of at least ``window_s``
+    seconds: 8192 samples, 1.95 Hz bins at 16 kHz) is taken at the front ends' hop
+    and frame centres, and for ``f`` in (50, 60) Hz and ``k = 1..harmonics`` each row
+    is ``10 log10(P(k f) / (3 median P(ring)))``: the power summed over the three bins
+    nearest ``k f`` against the median of the bins 5-14 bins away on either side.
+    A steady line stands 10-30 dB above its ring in every frame; a bass note near
+    ``k f`` comes and goes with the melody, so the CNN can tell the two apart over time.
+    """
+
+    names = tuple(f"hum_{f}hz_k{k}" for f in (50, 60) for k in range(1, 5))
+
+    def __init__(self, sr: int, hop_length: int = HOP_LENGTH, harmonics: int = 4, window_s: float = 0.5):
+        super().__init__()
+        self.sr, self.hop_length, self.harmonics = int(sr), int(hop_length), int(harmonics)
+        self.n_fft = 1 << max(0, math.ceil(math.log2(window_s * self.sr)))
+        df = self.sr / self.n_fft
+        centres, rings = [], []
+        for f0 in (50.0, 60.0):
+            for k in range(1, self.harmonics + 1):
+                c = int(round(f0 * k / df))
+                centres.append([c - 1, c, c + 1])
+                rings.append([c + d for d in range(-14, -4)] + [c + d for d in range(5, 15)])
+        if min(min(r) for r in rings) < 0 or max(max(r) for r in rings) > self.n_fft // 2:
+            raise ValueError(f"sample rate {sr} Hz is too low for {self.harmonics} hum harmonics")
+        self.register_buffer("centres", torch.tensor(centres), persistent=False)
+        self.register_buffer("rings", torch.tensor(rings), persistent=False)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        pad = self.n_fft // 2
+        if x.shape[-1] <= pad:  # reflect padding needs more samples than half the window
+            x = F.pad(x, (0, pad + 1 - x.shape[-1]))
+        power = torch.stft(x, self.n_fft, self.hop_length, window=self.window, center=True,
+                           return_complex=True).abs().square()                     # (b, bins, t)
+        peak = power[:, self.centres].sum(2)                                        # (b, rows, t)
+        ring = 3.0 * power[:, self.rings].median(dim=2).values
+        return 10.0 * torch.log10((peak + 1e-10) / (ring + 1e-10))
+
+
+class LogMelStats(nn.Module):
+    """Log-mel spectrogram without a per-window dB floor, stacked with :class:`WaveformStats` and :class:`MainsHum`.
+
+    Output ``(batch, n_mels + 4 + 8, frames)``: rows ``0..n_mels-1`` are
     ``10 log10(max(M[f, t], 1e-10))`` of the mel power spectrogram (absolute dB, so
     digital silence stays far below quiet playing instead of being raised to
-    ``max - 80 dB``), the last four the frame statistics on the same frame grid.
+    ``max - 80 dB``), the next four the frame statistics on the same frame grid
+    (:attr:`WaveformStats.names`), the last eight the mains-hum prominence rows
+    (:attr:`MainsHum.names`). Meant for recording-quality questions: dropouts,
+    clipping, hum, noise and band limits.
     """
 
     def __init__(self, sr: int, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, n_mels: int = N_MELS,
@@ -122,11 +171,14 @@ class LogMelStats(nn.Module):
         mel_kw.setdefault("top_db", None)
         self.logmel = features.LogMelSpectrogram(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, **mel_kw)
         self.stats = WaveformStats(n_fft, hop_length)
+        self.hum = MainsHum(sr, hop_length)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 1:
             x = x.unsqueeze(0)
-        return torch.cat([self.logmel(x), self.stats(x)], dim=1)
+        mel = self.logmel(x)
+        hum = self.hum(x)[..., :mel.shape[-1]]
+        return torch.cat([mel, self.stats(x), hum], dim=1)
 
 
 class BinNorm(nn.Module):
