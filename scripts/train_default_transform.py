@@ -9,16 +9,17 @@ exports it. ``--init-from`` fine-tunes an exported checkpoint instead.
 The shipped checkpoint came from a chain of such runs: 34 minutes from scratch
 (lr 2e-3, loss L1-dB + 0.5 MR-STFT after input-phase inversion), 14 + 9 minutes
 with random gain and the input floor (lr 1e-3, 5e-4), then 6 minutes (lr 1e-3),
-55 minutes (lr 1e-3 cosine-decayed to 2e-5, ``--lr 1e-3 --cosine``), 18 minutes (1 thread) and
-22 minutes (2 threads; both lr 3e-4 cosine-decayed) with the present loss (L1-dB + 2.0 MR-STFT after
-4 Griffin-Lim steps); see
+55 minutes (lr 1e-3 cosine-decayed to 2e-5, ``--lr 1e-3 --cosine``), 18 minutes (1 thread),
+22 minutes (2 threads), 80 minutes (1 thread; these three lr 3e-4 cosine-decayed) and 30 minutes
+(1 thread, lr 2e-4 cosine-decayed) with the present loss (L1-dB + 2.0 MR-STFT after 4 Griffin-Lim
+steps); see
 ``benchmarks/results/transform.md``.
 
 ``--data data/pairs --config configs/transform-demo.yaml`` trains on the small
 demo pair set shipped in the repository instead (a few minutes, rougher).
 
     python scripts/train_default_transform.py
-    python scripts/train_default_transform.py --init-from checkpoints/transform-piano2violin.pt --minutes 55 --lr 1e-3 --cosine
+    python scripts/train_default_transform.py --init-from checkpoints/transform-piano2violin.pt --minutes 80 --lr 3e-4 --cosine
     python scripts/train_default_transform.py --data data/pairs --config configs/transform-demo.yaml --minutes 8
 """
 from __future__ import annotations
