@@ -97,20 +97,40 @@ def _overlap_add_istft(S: torch.Tensor, win: torch.Tensor, hop: int, length: int
     """Centred ISTFT of ``S`` ``(batch, n_freq, frames)`` for a hop that divides ``n_fft``."""
     n_fft = win.shape[-1]
     r = n_fft // hop
-    frames = torch.fft.irfft(S.transpose(-1, -2), n=n_fft) * win       # (batch, frames, n_fft)
+    frames = torch.fft.irfft(S.transpose(-1, -2), n=n_fft).mul_(win)    # (batch, frames, n_fft)
     b, t = frames.shape[0], frames.shape[1]
     blocks = frames.reshape(b, t, r, hop)
     out = frames.new_zeros(b, t + r - 1, hop)
-    env = win.new_zeros(t + r - 1, hop)
-    w2 = (win * win).reshape(r, hop)
     for k in range(r):  # block k of frame i lands at block i + k of the signal
         out[:, k:k + t] += blocks[:, :, k]
-        env[k:k + t] += w2[k]
-    y = (out / torch.where(env > 1e-11, env, torch.ones_like(env))).reshape(b, -1)
+    y = (out * _inverse_envelope(win, hop, t)).reshape(b, -1)
     y = y[:, n_fft // 2: n_fft // 2 + length]
     if y.shape[-1] < length:
         y = torch.nn.functional.pad(y, (0, length - y.shape[-1]))
     return y
+
+
+_ENVELOPES: dict = {}
+
+
+def _inverse_envelope(win: torch.Tensor, hop: int, n_frames: int) -> torch.Tensor:
+    """``1 / sum_t w[n - t H]^2`` as ``(n_frames + n_fft / hop - 1, hop)`` blocks (1 where the sum is 0).
+
+    Griffin-Lim inverts the same frame count many times over: the last few are cached.
+    """
+    key = (win.shape[-1], hop, n_frames, win.dtype, win.device)
+    env = _ENVELOPES.get(key)
+    if env is None:
+        r = win.shape[-1] // hop
+        w2 = (win * win).reshape(r, hop)
+        env = win.new_zeros(n_frames + r - 1, hop)
+        for k in range(r):
+            env[k:k + n_frames] += w2[k]
+        env = torch.where(env > 1e-11, env.reciprocal(), torch.ones_like(env))
+        if len(_ENVELOPES) >= 16:
+            _ENVELOPES.pop(next(iter(_ENVELOPES)))
+        _ENVELOPES[key] = env
+    return env
 
 
 def _as_tensor(x):
@@ -175,24 +195,46 @@ def _gl_iterations(mag: torch.Tensor, phase: torch.Tensor, n_iter: int, hop_leng
 
     The one iteration behind :func:`griffinlim` (under ``no_grad``) and :func:`griffinlim_steps`
     (differentiable). ``fixed_frames`` keeps the first frames' starting phase throughout.
+    The loop carries the spectrogram ``|Y| t / |t|`` itself, formed in one pass by
+    :func:`_with_magnitude`; the phasors are normalised once, at the end.
     """
+    if n_iter <= 0:
+        return phase
     n_fft = 2 * (mag.shape[-2] - 1)
-    fixed = phase[..., :fixed_frames].clone() if fixed_frames else None
+    n_frames = mag.shape[-1]
+    fixed = (mag[..., :fixed_frames] * phase[..., :fixed_frames]) if fixed_frames else None
     beta = momentum / (1.0 + momentum)
-    prev = None
+    spec, prev = mag * phase, None
     for _ in range(n_iter):
-        y = istft(mag * phase, hop_length, win_length, window, center, n_samples)
-        rebuilt = stft(y, n_fft, hop_length, win_length, window, center)[..., : mag.shape[-1]]
-        if rebuilt.shape[-1] < mag.shape[-1]:  # length cut the last frame off: keep it as it was
-            rebuilt = torch.cat([rebuilt, (mag * phase)[..., rebuilt.shape[-1]:]], dim=-1)
-        t = rebuilt if prev is None else torch.add(rebuilt, prev, alpha=-beta)
+        y = istft(spec, hop_length, win_length, window, center, n_samples)
+        rebuilt = stft(y, n_fft, hop_length, win_length, window, center)[..., :n_frames]
+        if rebuilt.shape[-1] < n_frames:  # length cut the last frame off: keep it as it was
+            rebuilt = torch.cat([rebuilt, spec[..., rebuilt.shape[-1]:]], dim=-1)
+        # the momentum step on real views: complex add is several times slower on CPU
+        t = rebuilt if prev is None else torch.view_as_complex(
+            torch.add(torch.view_as_real(rebuilt), torch.view_as_real(prev), alpha=-beta))
         prev = rebuilt
-        # sgn is the same unit phasor (0 where t is 0) at a third of the cost, but its gradient
-        # is undefined at 0: the differentiable path keeps the clamped division.
-        phase = t / t.abs().clamp_min(_PHASE_EPS) if t.requires_grad else torch.sgn(t)
+        spec = _with_magnitude(t, mag)
         if fixed is not None:
-            phase = torch.cat([fixed, phase[..., fixed_frames:]], dim=-1)
-    return phase
+            spec = torch.cat([fixed, spec[..., fixed_frames:]], dim=-1)
+    phase_out = _with_magnitude(t, torch.ones_like(mag))
+    if fixed_frames:
+        phase_out = torch.cat([phase[..., :fixed_frames], phase_out[..., fixed_frames:]], dim=-1)
+    return phase_out
+
+
+def _with_magnitude(t: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+    """``mag * t / |t|`` (0 where ``t`` is 0), from ``re^2 + im^2`` and one reciprocal square root.
+
+    Complex ``abs``, ``sgn`` and division are several times slower than this on CPU. Moduli
+    below ``_PHASE_EPS`` are raised to it, which keeps the gradient finite.
+    """
+    re, im = t.real, t.imag
+    if t.requires_grad or mag.requires_grad:
+        scale = mag * (re * re + im * im).clamp_min(_PHASE_EPS ** 2).rsqrt()
+    else:
+        scale = (re * re).addcmul_(im, im).clamp_min_(_PHASE_EPS ** 2).rsqrt_().mul_(mag)
+    return t * scale
 
 
 @torch.no_grad()
