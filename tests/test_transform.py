@@ -125,6 +125,36 @@ def test_cosine_lr_decays_from_lr_to_floor():
     assert all(a > b for a, b in zip(lrs, lrs[1:]))
 
 
+@pytest.mark.parametrize("n_fft,hop", [(512, 128), (2048, 512), (512, 160)])
+@pytest.mark.parametrize("extra", [0, 77, -300, 5000])
+def test_istft_matches_torch_and_librosa(n_fft, hop, extra):
+    """The block overlap-add path (hop divides n_fft) and the torch.istft fallback (it does not)
+    agree with torch.istft and librosa.istft, for lengths shorter and longer than the frames."""
+    import librosa
+
+    from tunesmith.transform.invert import istft, stft
+
+    rng = np.random.default_rng(n_fft + hop)
+    S = stft(torch.from_numpy(rng.standard_normal((2, 4000)).astype(np.float32)), n_fft, hop)
+    S = S * torch.from_numpy(rng.uniform(0.5, 1.5, S.shape).astype(np.float32))  # inconsistent, like a model's
+    length = 4000 + extra
+    ours = istft(S, hop, length=length)
+    assert ours.shape == (2, length)
+    covered = (S.shape[-1] - 1) * hop + n_fft // 2  # samples that some frame reaches
+    if length <= covered:  # torch.istft refuses longer outputs
+        ref = torch.istft(S, n_fft, hop_length=hop, window=torch.hann_window(n_fft), center=True, length=length)
+        assert torch.allclose(ours, ref, atol=1e-5)
+    else:
+        assert torch.all(ours[:, covered:] == 0)
+    # librosa divides by the window envelope down to float32's smallest number, so where the
+    # envelope is ~0 (the last frame's far edge) it blows an inconsistent STFT up; compare elsewhere.
+    lib = librosa.istft(S[1].numpy(), hop_length=hop, n_fft=n_fft, length=length)
+    env = librosa.filters.window_sumsquare(window="hann", n_frames=S.shape[-1], hop_length=hop, n_fft=n_fft)
+    env = np.pad(env[n_fft // 2:], (0, max(0, length - len(env) + n_fft // 2)))[:length]
+    ok = env > 1e-3
+    np.testing.assert_allclose(ours[1].numpy()[ok], lib[ok], atol=1e-4)
+
+
 def test_input_phase_inversion_reconstructs_signal():
     from tunesmith.transform.invert import invert_with_phase, stft
 
