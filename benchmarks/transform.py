@@ -108,6 +108,30 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def memory_check(clip: np.ndarray, sr: int, checkpoint: Path, minutes: float = 10.0) -> tuple[float, float]:
+    """Convert a ``minutes``-long WAV (``clip`` tiled) with ``convert_file`` (before/after PNG included) in a
+    fresh process; return its peak RSS in MB (the child's own VmHWM) and its speed (x realtime)."""
+    import tempfile
+
+    import soundfile as sf
+
+    reps = int(np.ceil(minutes * 60 * sr / len(clip)))
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "long.wav", Path(tmp) / "long_out.wav"
+        with sf.SoundFile(str(src), "w", sr, 1, "PCM_16") as f:
+            for _ in range(reps):
+                f.write(clip)
+        code = ("import sys, time, torch; torch.set_num_threads(2); "
+                "from tunesmith.transform.convert import Converter, convert_file; "
+                "t = time.perf_counter(); convert_file(sys.argv[1], sys.argv[2], Converter(sys.argv[3])); "
+                "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+                "print(time.perf_counter() - t, int(hwm) / 1024)")
+        out = subprocess.run([sys.executable, "-c", code, str(src), str(dst), str(checkpoint)],
+                             capture_output=True, text=True, check=True)
+        secs, rss = (float(v) for v in out.stdout.split()[-2:])
+    return rss, reps * len(clip) / sr / secs
+
+
 def machine() -> str:
     cpu = cpu_name()
     return f"{cpu}, 2-core shared CPU VM (other jobs running), torch {torch.__version__}, Python {platform.python_version()}"
@@ -214,6 +238,8 @@ def main(argv=None) -> int:
             speed_rows.append((arch, inv if inv != "gl" else f"GL {it}", 60.0 / t))
             print(f"speed {arch} {inv} {it}: {60.0 / t:.1f}x realtime", file=sys.stderr)
     load_after = os.getloadavg()[0]
+    mem_rss, mem_speed = memory_check(test_pairs[0].x, sr, ckpts[variants[0]], 2.0 if quick else 10.0)
+    print(f"memory: {mem_rss:.0f} MB peak, {mem_speed:.0f}x realtime", file=sys.stderr)
 
     # ----- report -------------------------------------------------------------------------------
     ident = rows[0][1]["lsd"]
@@ -240,6 +266,10 @@ def main(argv=None) -> int:
               "| model | inversion | × realtime |", "|---|---|---:|"]
     for arch, inv, s in speed_rows:
         lines.append(f"| {arch} | {inv} | {s:.1f} |")
+    lines += ["", f"Long input: a {2 if quick else 10}-minute WAV (the first test clip tiled) converted by "
+              f"`convert_file` with `{variants[0]}` and its default inversion (before/after PNG included) in a "
+              f"fresh process: peak memory {mem_rss:.0f} MB (the child's VmHWM; bar < 1 GB), "
+              f"{mem_speed:.0f}x realtime."]
     cmd = "python benchmarks/transform.py" + (" --quick" if quick else "") + (" --reuse" if args.reuse else "")
     lines += ["", f"Command: `{cmd}`  ", f"Machine: {machine()}  ",
               f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, git {git_rev()}", ""]
