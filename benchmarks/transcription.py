@@ -37,7 +37,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _common import cpu_name, run_measured  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "bench_data" / "transcription_eval"
@@ -157,7 +157,6 @@ SYSTEMS = {"tunesmith": make_tunesmith, "basic-pitch": make_basic_pitch, "pYIN+s
 # ----------------------------------------------------------------------------- long files
 def memory_check(data: Path, minutes: float = 60.0) -> str:
     """Tile one clean excerpt into a ``minutes``-long WAV, transcribe it in a fresh process, report peak RSS."""
-    import subprocess
     import tempfile
 
     import soundfile as sf
@@ -170,14 +169,10 @@ def memory_check(data: Path, minutes: float = 60.0) -> str:
         with sf.SoundFile(str(long_wav), "w", sr, 1, "PCM_16") as f:
             for _ in range(reps):
                 f.write(y)
-        # Peak RSS from the child's own VmHWM: Linux carries ru_maxrss over fork + exec, so the child's
-        # ru_maxrss would report this (large) benchmark process's peak instead of its own.
         code = ("import sys, time; from tunesmith.transcribe import transcribe_file; "
                 "t = time.perf_counter(); s = transcribe_file(sys.argv[1], progress=True); "
-                "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
-                "print(len(s), time.perf_counter() - t, int(hwm) / 1024)")
-        out = subprocess.run([sys.executable, "-c", code, str(long_wav)], capture_output=True, text=True, check=True)
-        n, secs, rss = out.stdout.split()
+                "print(len(s), time.perf_counter() - t)")
+        (n, secs), rss = run_measured(code, str(long_wav))
     dur = reps * len(y) / sr
     return (f"Long file: {dur / 60:.0f} min WAV ({src.name} tiled) -> {n} notes in {float(secs):.0f} s "
             f"({dur / float(secs):.0f}x realtime), peak memory (max RSS of the whole process) {float(rss):.0f} MB.")

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _common import cpu_name, run_measured  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -124,11 +124,9 @@ def memory_check(clip: np.ndarray, sr: int, checkpoint: Path, minutes: float = 1
         code = ("import sys, time, torch; torch.set_num_threads(2); "
                 "from tunesmith.transform.convert import Converter, convert_file; "
                 "t = time.perf_counter(); convert_file(sys.argv[1], sys.argv[2], Converter(sys.argv[3])); "
-                "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
-                "print(time.perf_counter() - t, int(hwm) / 1024)")
-        out = subprocess.run([sys.executable, "-c", code, str(src), str(dst), str(checkpoint)],
-                             capture_output=True, text=True, check=True)
-        secs, rss = (float(v) for v in out.stdout.split()[-2:])
+                "print(time.perf_counter() - t)")
+        (secs,), rss = run_measured(code, str(src), str(dst), str(checkpoint))
+        secs = float(secs)
     return rss, reps * len(clip) / sr / secs
 
 
