@@ -269,6 +269,9 @@ def main(argv=None) -> int:
               f"fresh process: peak memory {mem_rss:.0f} MB (the child's VmHWM; bar < 1 GB), "
               f"{mem_speed:.0f}x realtime."]
     cmd = "python benchmarks/transform.py" + (" --quick" if quick else "") + (" --reuse" if args.reuse else "")
+    for flag in ("variants", "gl_iters"):
+        if getattr(args, flag) != ap.get_default(flag):
+            cmd += f" --{flag.replace('_', '-')} \"{getattr(args, flag)}\""
     lines += ["", f"Command: `{cmd}`  ", f"Machine: {machine()}  ",
               f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, git {git_rev()}", ""]
     text = "\n".join(lines)

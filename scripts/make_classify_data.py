@@ -22,15 +22,17 @@
 Usage::
 
     python scripts/make_classify_data.py [--out bench_data] [--quick] [--seed 0]
-    python scripts/make_classify_data.py --only voices-extra --extra-lines 100   # opt-in, see below
-    python scripts/make_classify_data.py --only voices-dev     # development split, bench_data/voices_dev
+    python scripts/make_classify_data.py --only voices-extra --extra-lines 390   # only the extra lines
+    python scripts/make_classify_data.py --only voices-dev     # only the development split, bench_data/voices_dev
 
-``--extra-lines N`` adds ``trainx_*`` files to ``voices/train``: N single lines on 49
-further GM programs (``EXTRA_TRAIN_PROGRAMS``) and N mixtures of them, from a separate
-random stream, so ``voices/test`` stays byte-identical. Off by default: on the
-development split it did not help (see benchmarks/results/classify.md).
+``--extra-lines N`` (default 10 per program, 390) adds ``trainx_*`` files to
+``voices/train``: N single lines on the 39 further GM programs of
+``EXTRA_TRAIN_PROGRAMS`` and N mixtures of them, from a separate random stream, so
+``voices/test`` stays byte-identical (``--extra-lines 0``: the original 20 programs only).
 ``voices_dev`` renders 16 programs (``DEV_PROGRAMS``, 10 lines each by default) kept out of
-training and test: the place to choose training settings.
+``voices/train`` and the test split: the place to choose training settings. The shipped
+detector is trained on ``voices/train`` and ``voices_dev`` together, after the choice was
+made (``scripts/train_default_voices.py``).
 
 Voices: GM "Choir Aahs" (52, train), "Voice Oohs" (53, test) and "Synth Voice"
 (54, train) renders count as voices, plus espeak-ng speech (``apt-get install
@@ -374,8 +376,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", choices=("voices", "goodbad", "voices-extra", "voices-dev"), default=None,
                     help="voices-extra: only (re)write the extra training lines into voices/train; "
                          "voices-dev: only the development split voices_dev/ (DEV_PROGRAMS)")
-    ap.add_argument("--extra-lines", type=int, default=None,
-                    help="single lines on EXTRA_TRAIN_PROGRAMS added to voices/train (default 0: opt-in, see the docstring)")
+    ap.add_argument("--extra-lines", type=int, default=10 * len(EXTRA_TRAIN_PROGRAMS),
+                    help="single lines on EXTRA_TRAIN_PROGRAMS added to voices/train (default 10 per program)")
     ap.add_argument("--dev-lines", type=int, default=10 * len(DEV_PROGRAMS),
                     help="single lines (and as many mixtures) in the development split (default 10 per program)")
     args = ap.parse_args(argv)
@@ -384,7 +386,7 @@ def main(argv=None) -> int:
     n_mel = 40 if args.quick else 160
     melodies = load_melodies(n_mel, rng)
     print(f"{len(melodies)} chorale parts loaded", file=sys.stderr)
-    n_extra = args.extra_lines or 0
+    n_extra = 0 if args.quick else args.extra_lines
     if args.only in (None, "voices"):
         dest = out / "voices"
         shutil.rmtree(dest, ignore_errors=True)
@@ -395,7 +397,7 @@ def main(argv=None) -> int:
             for f in (out / "voices" / "train" / sub).glob("trainx_*.wav"):
                 f.unlink()
         make_voices_extra(out / "voices", melodies, args.seed, n_extra)
-    if args.only == "voices-dev":
+    if args.only in (None, "voices", "voices-dev") and not args.quick:
         shutil.rmtree(out / "voices_dev", ignore_errors=True)
         make_voices_dev(out / "voices_dev", melodies, args.seed, args.dev_lines)
     if args.only in (None, "goodbad"):
