@@ -205,11 +205,13 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     data = Path(args.data)
-    for sub in ("voices/train", "voices/test", "goodbad"):
+    skip = set(filter(None, args.skip.split(",")))
+    needed = [] if "voices" in skip else ["voices/train", "voices/test"]
+    needed += [] if "goodbad" in skip else ["goodbad"]
+    for sub in needed:
         if not (data / sub).is_dir():
             print(f"missing {data / sub}: run python scripts/make_classify_data.py first", file=sys.stderr)
             return 1
-    skip = set(filter(None, args.skip.split(",")))
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "") \
         + (f" --threads {args.threads}" if args.threads else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "

@@ -381,6 +381,10 @@ def main(argv=None) -> int:
     ap.add_argument("--dev-lines", type=int, default=10 * len(DEV_PROGRAMS),
                     help="single lines (and as many mixtures) in the development split (default 10 per program)")
     args = ap.parse_args(argv)
+    if args.only in (None, "voices") and not shutil.which("espeak-ng"):
+        print("make_classify_data: the voices set needs espeak-ng for its speech lines "
+              "(apt-get install espeak-ng); without it the set would not be the benchmark's", file=sys.stderr)
+        return 1
     rng = np.random.default_rng(args.seed)
     out = Path(args.out)
     n_mel = 40 if args.quick else 160
