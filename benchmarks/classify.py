@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Classifier benchmark: voices (CNN vs GMM-MFCC), good-vs-bad representation comparison, throughput.
 
-    python scripts/make_classify_data.py            # bench_data/voices and bench_data/goodbad (~3 min)
+    apt-get install espeak-ng                       # speech lines of the voices set
+    python scripts/make_classify_data.py            # bench_data/{voices,voices_dev,goodbad} (~8 min)
     python benchmarks/classify.py [--quick] [--retrain] [--threads N]
 
 No extra packages are needed (scikit-learn's GaussianMixture is the baseline).
