@@ -84,6 +84,7 @@ EXTRA_CENTRE = {1: 64, 2: 64, 3: 64, 5: 64, 7: 67, 8: 76, 9: 79, 12: 67, 16: 64,
                 107: 64, 108: 72, 110: 72, 111: 70}
 PROGRAM_CENTRE.update(EXTRA_CENTRE)
 EXTRA_SEED_OFFSET = 1  # extra training lines draw from default_rng([seed, 1]), the dev split from [seed, 2]
+GOODBAD_SEED_OFFSET = 3  # the good-vs-bad set from [seed, 3]: the same files whether or not voices are made
 TRAIN_SPEAKERS = ("m1", "m2", "m3", "m4", "f1", "f2", "f3")
 TEST_SPEAKERS = ("m5", "m6", "m7", "f4", "f5")
 WORDS = ("the morning light came over river hills and every singer in the old hall began a slow "
@@ -346,9 +347,15 @@ def hum(y, rng):
 DEGRADATIONS = {"clip": clip, "noise": noise_bursts, "phone": phone_band, "dropout": dropouts, "hum": hum}
 
 
-def make_goodbad(out: Path, melodies, rng, n: int) -> None:
+def make_goodbad(out: Path, melodies, seed: int, n: int) -> None:
+    """``n`` clean renders and their degraded copies, from ``default_rng([seed, GOODBAD_SEED_OFFSET])``.
+
+    (Until 2026-12 it drew from the stream left over by the voices set, so ``--only goodbad``
+    and a full run wrote different sets, and a change to the voices generator changed it.)
+    """
     from tqdm import tqdm
 
+    rng = np.random.default_rng([seed, GOODBAD_SEED_OFFSET])
     programs = TRAIN_PROGRAMS + TEST_PROGRAMS
     names = list(DEGRADATIONS)
     for i in tqdm(range(n), desc="goodbad", file=sys.stderr):
@@ -407,7 +414,7 @@ def main(argv=None) -> int:
     if args.only in (None, "goodbad"):
         dest = out / "goodbad"
         shutil.rmtree(dest, ignore_errors=True)
-        make_goodbad(dest, melodies, rng, 30 if args.quick else 100)
+        make_goodbad(dest, melodies, args.seed, 30 if args.quick else 100)
     print(f"wrote {out}/voices and {out}/goodbad", file=sys.stderr)
     return 0
 
