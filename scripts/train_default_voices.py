@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def union_folder(folders: list[Path], dest: Path) -> Path:
     """A labelled folder ``dest/<label>/`` of links to the files of every ``folders[i]/<label>/``."""
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)}: no such folder (run python scripts/make_classify_data.py --only voices)")
     shutil.rmtree(dest, ignore_errors=True)
     for folder in folders:
         for label_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
