@@ -12,7 +12,7 @@
     test set uses only instruments and voices never heard in training. Every file
     is scaled to a random loudness so that level is not a cue.
 
-``bench_data/goodbad/{good,bad}/<melody>.wav``
+``bench_data/goodbad/{good,bad}/<melody>.wav`` (+ ``goodbad/degradations.csv``)
     *good*: a clean render of a chorale part on a random program. *bad*: the same
     render degraded by one or two of clipping, noise bursts, a telephone band
     (300-3400 Hz), dropouts and mains hum (50 or 60 Hz with harmonics). A good
@@ -358,6 +358,7 @@ def make_goodbad(out: Path, melodies, seed: int, n: int) -> None:
     rng = np.random.default_rng([seed, GOODBAD_SEED_OFFSET])
     programs = TRAIN_PROGRAMS + TEST_PROGRAMS
     names = list(DEGRADATIONS)
+    manifest = ["stem,program,degradations"]
     for i in tqdm(range(n), desc="goodbad", file=sys.stderr):
         seq = melodies[i % len(melodies)]
         prog = programs[int(rng.integers(len(programs)))]
@@ -373,6 +374,9 @@ def make_goodbad(out: Path, melodies, seed: int, n: int) -> None:
         stem = f"{i:04d}_{seq.name}_gm{prog:03d}"
         write(out / "good" / f"{stem}.wav", rms_normalise(y, rng))
         write(out / "bad" / f"{stem}.wav", rms_normalise(bad, rng))
+        manifest.append(f"{stem},{prog},{'+'.join(chosen)}")
+    # what each bad copy got, in the order applied (for per-degradation recall; not read by the classifier)
+    (out / "degradations.csv").write_text("\n".join(manifest) + "\n")
 
 
 def main(argv=None) -> int:

@@ -117,11 +117,18 @@ def test_mix_augment_builds_level_matched_mixtures_of_the_source_class():
     assert torch.equal(mix_augment(x, torch.tensor([0, 1, 1, 1, 1, 1]), source=0, target=1), x)
 
 
+def _share(v: torch.Tensor) -> torch.Tensor:
+    """A statistics row back to a share (the rows hold ``log(1 + share / SHARE_SCALE)``)."""
+    from tunesmith.classify.model import SHARE_SCALE
+
+    return torch.expm1(v) * SHARE_SCALE
+
+
 def test_logmel_stats_marks_dropouts_and_clipping():
     """The waveform rows see a digital gap and a clipped stretch, the hum rows a 60 Hz hum; frames match
     the log-mel grid."""
     from tunesmith import features
-    from tunesmith.classify.model import MainsHum, make_frontend
+    from tunesmith.classify.model import MainsHum, WaveformStats, make_frontend
 
     y = torch.from_numpy(_melody(3, 2.0))
     gap, clipped = y.clone(), y.clone()
@@ -133,15 +140,76 @@ def test_logmel_stats_marks_dropouts_and_clipping():
     fe = make_frontend("logmel+stats", SR)
     out = fe(torch.stack([y, gap, clipped, hummed]))
     ref = features.frontend("logmel", SR, n_fft=1024, hop_length=512, n_mels=64)(y[None])
-    assert out.shape == (4, 64 + 4 + 8, ref.shape[-1])
-    rows = {name: 68 + i for i, name in enumerate(MainsHum.names)}
+    assert out.shape == (4, 64 + 6 + 8, ref.shape[-1])
+    row = {name: 64 + i for i, name in enumerate(WaveformStats.names)}
+    row.update({name: 70 + i for i, name in enumerate(MainsHum.names)})
     for name in ("hum_60hz_k1", "hum_60hz_k2"):                # the hum's lines stand out in every frame ...
-        assert out[3, rows[name]].min() > out[0, rows[name]].max() + 6, name
-    assert out[3, rows["hum_50hz_k1"]].mean() < out[3, rows["hum_60hz_k1"]].mean() - 10  # ... at 60 Hz, not 50
+        assert out[3, row[name]].min() > out[0, row[name]].max() + 6, name
+    assert out[3, row["hum_50hz_k1"]].mean() < out[3, row["hum_60hz_k1"]].mean() - 10  # ... at 60 Hz, not 50
     frame = 10000 // 512
-    assert out[1, 66, frame] == 1.0 and out[0, 66, 1:-1].max() < 0.1     # digital-silence share (edges: padding)
+    silence = _share(out[:, row["silence_share"]])
+    assert torch.isclose(silence[1, frame], torch.tensor(1.0)) and silence[0, 1:-1].max() < 0.1  # edges: padding
     assert out[1, :64, frame].max() < out[0, :64, frame].max() - 60      # absolute dB, no window floor
-    assert out[2, 67, 1:-1].mean() > 10 * out[0, 67, 1:-1].mean() + 0.05  # ceiling share
+    ceiling = _share(out[:, row["ceiling_share"]])
+    assert ceiling[2, 1:-1].mean() > 10 * ceiling[0, 1:-1].mean() + 0.05
+    flat = _share(out[:, row["flat_top_share"]])
+    assert flat[0].max() < 0.02 and flat[2, 1:-1].mean() > 0.1           # flat tops only where clipped
+    assert _share(out[2, row["at_max_share"]]).max() > 0.05 > _share(out[0, row["at_max_share"]]).max()
+
+
+def test_flat_top_rows_see_clipped_notes_under_a_louder_click():
+    """Clipping stays visible frame by frame when a louder event sets the window's maximum, and a loud
+    low sine (its crest moves slowly) is not taken for a flat top."""
+    from tunesmith.classify.model import WaveformStats
+
+    y = torch.from_numpy(_melody(5, 2.0))
+    level = 0.3 * y.abs().max()
+    clipped = y.clamp(-level, level)
+    clipped[20000:20010] = 0.9                             # a click far above the clip level
+    t = torch.arange(len(y)) / SR
+    low = 0.5 * torch.sin(2 * math.pi * 55.0 * t)
+    out = WaveformStats()(torch.stack([y, clipped, low]))
+    flat, ceiling = _share(out[:, 4]), _share(out[:, 3])
+    assert flat[1, 1:-1].mean() > 0.1 and ceiling[1, 1:-1].mean() < 0.01  # window ceiling: only the click
+    assert flat[0].max() < 0.02 and flat[2].max() < 0.05
+
+
+def test_feature_augment_crops_shifts_and_changes_level():
+    from tunesmith.classify.compare import augment_rows, feature_augment
+
+    n_bins = 64 + 6 + 8
+    assert augment_rows("logmel+stats", n_bins) == (64, 66)
+    assert augment_rows("mel", 64) == (64, 0) and augment_rows("mfcc", 20) == (0, 0)
+    x = torch.arange(64 + 6 + 8, dtype=torch.float32)[None, :, None].repeat(8, 1, 100)
+    g = torch.Generator().manual_seed(0)
+    lengths, shifts = set(), set()
+    for _ in range(30):
+        out = feature_augment(x, g, crop=0.5, freq_shift=1, freq_rows=64)
+        lengths.add(out.shape[-1])
+        assert 50 <= out.shape[-1] <= 100 and out.shape[:2] == x.shape[:2]
+        d = (out[0, 1:63, 0] - x[0, 1:63, 0]).unique()
+        assert len(d) == 1 and abs(float(d)) <= 1
+        shifts.add(float(d))
+        assert torch.equal(out[:, 64:], x[:, 64:, :out.shape[-1]])       # statistics rows never move
+    assert len(lengths) > 5 and shifts == {-1.0, 0.0, 1.0}
+    scale = torch.zeros(n_bins)
+    scale[:66] = 0.5
+    out = feature_augment(x, g, gain_db=6.0, gain_scale=scale)
+    gain = out - x
+    assert torch.equal(gain[:, 66:], torch.zeros_like(gain[:, 66:]))
+    per_window = gain[:, 0, 0]
+    assert torch.allclose(gain[:, :66], per_window[:, None, None].expand(-1, 66, 100))
+    assert per_window.abs().max() <= 3.0 and per_window.std() > 0.1       # +-6 dB x 0.5, not all the same
+
+
+def test_stats_head_sees_input_statistics():
+    from tunesmith.classify.model import CNN1d, CNN2d, input_statistics
+
+    x = torch.randn(3, 10, 40)
+    s = input_statistics(x)
+    assert s.shape == (3, 30) and torch.allclose(s[:, 10:20], x.amax(2))
+    for net in (CNN1d(10, 2, stats_head=True), CNN2d(10, 2, stats_head=True)):
+        assert net.head.in_features == 2 * 64 + 30 and net.eval()(x).shape == (3, 2)
 
 
 # ----------------------------------------------------------------------------- training, checkpoint, classify

@@ -10,12 +10,13 @@ training folds and scores the held-out fold. Representations:
     into the CNN (the 1-D variant by default: bins as channels, convolution over
     time, which is fast enough for k-fold runs on a laptop CPU).
 ``logmel+stats``
-    log-mel in absolute dB (no per-window floor) plus four waveform statistics
-    per frame (level, peak, share of digitally silent samples and share of
-    samples at the window's ceiling) and eight mains-hum rows (prominence of the
-    50 and 60 Hz lines and their first harmonics in a 0.5-s analysis window)
+    log-mel in absolute dB (no per-window floor) plus six waveform statistics
+    per frame (level, peak, shares of digitally silent samples, of samples at the
+    window's ceiling, of flat tops and of samples at the window's maximum) and
+    eight mains-hum rows (prominence of the 50 and 60 Hz lines and their first
+    harmonics in a 0.5-s analysis window)
     (:class:`~tunesmith.classify.model.LogMelStats`), into the same CNN. Meant
-    for recording-quality questions (dropouts, clipping, hum).
+    for recording-quality questions (dropouts, clipping, hum, band limits).
 ``descriptors+lr``
     frame descriptors (RMS, zero-crossing rate, centroid, flux, band ratio, ...)
     summarised per window (mean, std, 10th/90th percentile of each, and of their
@@ -34,6 +35,14 @@ training folds and scores the held-out fold. Representations:
     a 1-D convolutional autoencoder on standardised log-mel frames trained
     (mean squared reconstruction error) on the training part; its bottleneck code
     goes into the CNN.
+
+The classifier and its training are the same for every representation: the CNN's
+head also sees each input row's mean, maximum and spread over time
+(``stats_head``), and training draws random crops of 50-100 % of each window,
+shifts the frequency rows by up to one bin and changes the level by up to
+±6 dB (on the rows in dB) -- each representation says which of its rows are
+frequency bins and which are in dB (:func:`augment_rows`); learned
+representations (``crbm``, ``autoencoder``) and MFCCs get the crops only.
 
 Scores per fold: accuracy, balanced accuracy (mean per-class recall) and ROC-AUC
 (one-vs-rest, macro, for more than two classes); the table reports mean ± std
@@ -54,7 +63,7 @@ import numpy as np
 from tunesmith.errors import TunesmithError
 
 __all__ = ["ALL_REPRESENTATIONS", "compare_features", "CompareResult", "ConvRBM", "ConvAutoencoder",
-           "fit_network", "window_metrics"]
+           "fit_network", "feature_augment", "augment_rows", "window_metrics"]
 
 CNN_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "logmel+stats")
 ALL_REPRESENTATIONS = (*CNN_KINDS, "descriptors+lr", "descriptors+gmm", "crbm", "autoencoder")
@@ -73,10 +82,69 @@ AE_EPOCHS = 8
 
 
 # --------------------------------------------------------------------------- training helpers
+#: Training recipe of every CNN in the comparison (chosen on development sets, never on a benchmark set):
+#: epochs, the head's input statistics, random crops (shortest share of a window), frequency shift (bins)
+#: and level change (dB) of the training windows.
+EPOCHS = 25
+STATS_HEAD = True
+CROP = 0.5
+FREQ_SHIFT = 1
+GAIN_DB = 6.0
+
+
+def augment_rows(rep: str, n_bins: int, n_mels: int | None = None) -> tuple[int, int]:
+    """``(frequency rows, dB rows)`` of representation ``rep``: the first that many rows of its
+    features are frequency bins in order (shifted by the frequency augmentation) and in dB
+    (the level augmentation adds a constant to them). Linear and level-normalised front ends
+    have no dB rows; MFCCs and learned codes neither."""
+    from tunesmith.classify.model import N_MELS
+
+    if rep in ("logstft", "logmel"):
+        return n_bins, n_bins
+    if rep in ("stft", "mel", "pcen", "cqt"):
+        return n_bins, 0
+    if rep == "logmel+stats":  # mel rows, then level and peak (dB), then shares and hum ratios
+        m = n_mels or N_MELS
+        return m, m + 2
+    return 0, 0
+
+
+def feature_augment(xb, generator, *, crop: float | None = None, freq_shift: int = 0, freq_rows: int = 0,
+                    gain_db: float = 0.0, gain_scale=None):
+    """A training batch ``(batch, bins, frames)`` of standardised features, augmented.
+
+    ``crop``: one length between ``crop`` and 1 of the frames for the batch, a random start
+    per window. ``freq_shift``: the first ``freq_rows`` rows move by a random whole number of
+    bins in ``[-freq_shift, freq_shift]`` (edge rows repeated). ``gain_db``: a random level change
+    per window in ``[-gain_db, gain_db]`` dB, added as ``g * gain_scale[row]`` (``gain_scale`` is
+    ``1 / std`` of the standardised dB rows and 0 elsewhere).
+    """
+    import torch
+
+    n, _, t = xb.shape
+    if crop and crop < 1.0 and t > 1:
+        length = max(1, int(t * (crop + (1.0 - crop) * torch.rand(1, generator=generator).item())))
+        starts = torch.randint(0, t - length + 1, (n,), generator=generator)
+        xb = torch.stack([xb[j, :, int(starts[j]):int(starts[j]) + length] for j in range(n)])
+    if freq_shift and freq_rows > 1:
+        sh = int(torch.randint(-freq_shift, freq_shift + 1, (1,), generator=generator))
+        if sh:
+            rows = xb[:, :freq_rows]
+            idx = (torch.arange(freq_rows) - sh).clamp(0, freq_rows - 1)
+            xb = torch.cat([rows[:, idx], xb[:, freq_rows:]], dim=1)
+    if gain_db and gain_scale is not None:
+        g = (torch.rand(n, 1, 1, generator=generator) * 2.0 - 1.0) * gain_db
+        xb = xb + g * gain_scale[None, :, None]
+    return xb
+
+
 def fit_network(net, x, y, *, epochs: int = 10, lr: float = 3e-3, batch_size: int = 16,
-                class_w=None, seed: int = 0, augment: dict | None = None):
+                class_w=None, seed: int = 0, augment: dict | None = None, feature_aug: dict | None = None):
     """Train ``net`` on standardised features ``x`` (n, bins, frames) and labels ``y`` with AdamW,
-    cosine decay and class-weighted cross-entropy; deterministic for a given ``seed``."""
+    cosine decay and class-weighted cross-entropy; deterministic for a given ``seed``.
+
+    ``augment``: SpecAugment masking (:func:`~tunesmith.classify.model.spec_augment` settings);
+    ``feature_aug``: :func:`feature_augment` settings."""
     import torch
     import torch.nn.functional as F
 
@@ -96,6 +164,8 @@ def fit_network(net, x, y, *, epochs: int = 10, lr: float = 3e-3, batch_size: in
             if len(idx) < 2:
                 continue
             xb = x[idx]
+            if feature_aug:
+                xb = feature_augment(xb, g, **feature_aug)
             if augment:
                 xb = spec_augment(xb, generator=g, **augment)
             loss = F.cross_entropy(net(xb), y[idx], weight=class_w)
@@ -394,12 +464,14 @@ def _parse_representations(features) -> list[str]:
 
 
 def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, seed: int = 0,
-                     arch: str = "cnn1d", epochs: int = 15, sr: int = 16000, window_s: float = 10.0,
+                     arch: str = "cnn1d", epochs: int = EPOCHS, sr: int = 16000, window_s: float = 10.0,
                      group_by: str = "stem", out_dir: str | Path | None = None,
-                     progress: bool = True) -> CompareResult:
+                     progress: bool = True, augment: bool = True) -> CompareResult:
     """k-fold comparison of representations on a labelled folder (see the module docstring).
 
     With ``out_dir`` writes ``compare.md``, ``compare.csv`` and ``compare.png`` there.
+    ``augment=False`` trains without the crops, shifts and level changes (and without the
+    head's input statistics): the plain recipe, for comparison.
     """
     import torch
     from tqdm.auto import tqdm
@@ -441,17 +513,28 @@ def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, se
                         probs = GaussianClassScorer(seed=fit_seed).fit(fr[tr], y[tr], n_classes) \
                             .predict_proba(fr[te])
                 else:
+                    aug = None
                     if rep in CNN_KINDS:
-                        xtr, xte = _standardise(features_of(rep)[tr], features_of(rep)[te])
+                        ftr = features_of(rep)[tr]
+                        xtr, xte = _standardise(ftr, features_of(rep)[te])
+                        if augment:
+                            freq_rows, db_rows = augment_rows(rep, ftr.shape[1])
+                            scale = torch.zeros(ftr.shape[1])
+                            if db_rows:
+                                scale[:db_rows] = 1.0 / ftr[:, :db_rows].std(dim=(0, 2)).clamp_min(1e-5)
+                            aug = dict(crop=CROP, freq_shift=FREQ_SHIFT, freq_rows=freq_rows,
+                                       gain_db=GAIN_DB if db_rows else 0.0, gain_scale=scale)
                     elif rep == "crbm":
                         xtr, xte = _crbm_features(features_of("logstft")[tr], features_of("logstft")[te],
                                                   fit_seed)
                     else:  # autoencoder
                         xtr, xte = _autoencoder_features(features_of("logmel")[tr], features_of("logmel")[te],
                                                          fit_seed)
+                    if augment and aug is None:
+                        aug = dict(crop=CROP)
                     torch.manual_seed(fit_seed)
-                    net = build_network(arch, xtr.shape[1], n_classes)
-                    fit_network(net, xtr, y[tr], epochs=epochs, class_w=cw, seed=fit_seed)
+                    net = build_network(arch, xtr.shape[1], n_classes, stats_head=STATS_HEAD and augment)
+                    fit_network(net, xtr, y[tr], epochs=epochs, class_w=cw, seed=fit_seed, feature_aug=aug)
                     probs = _predict(net, xte)
                 rows.append(window_metrics(y[te], probs, n_classes))
                 bar.update(1)

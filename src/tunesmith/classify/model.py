@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover
     _LightningBase = nn.Module
 
 __all__ = ["FEATURE_KINDS", "DEFAULT_FEATURE_SETTINGS", "make_frontend", "WaveformStats", "MainsHum", "LogMelStats",
-           "BinNorm", "CNN2d", "CNN1d",
+           "BinNorm", "CNN2d", "CNN1d", "input_statistics",
            "build_network", "Classifier", "ClassifierModule", "spec_augment", "mix_augment"]
 
 #: Representations the classifier can be trained on: ``tunesmith.features.frontend`` kinds and
@@ -47,6 +47,17 @@ DEFAULT_FEATURE_SETTINGS = {
 SILENCE_LEVEL = 0.5 / 32768
 #: A sample counts as "at the ceiling" when ``|x| >= NEAR_PEAK * max|x|`` over the whole window.
 NEAR_PEAK = 0.98
+#: One 16-bit step (full scale 1.0).
+LSB = 1.0 / 32768
+#: Flat tops: samples at least this share of their frame's peak ...
+FLAT_NEAR_PEAK = 0.9
+#: ... whose step from the previous sample is at most ``FLAT_STEP_LSB * LSB + FLAT_STEP_REL * frame peak`` ...
+FLAT_STEP_LSB = 1.5
+FLAT_STEP_REL = 1e-4
+#: ... in frames whose peak is above 64 16-bit steps (quiet stretches move by whole steps).
+FLAT_MIN_PEAK = 64 * LSB
+#: Shares ``s`` of the statistics rows are given as ``log(1 + s / SHARE_SCALE)``.
+SHARE_SCALE = 0.01
 #: Floor of the frame level and peak in dB (amplitude 1e-5).
 STATS_AMIN = 1e-5
 BN_EPS = 1e-5
@@ -70,22 +81,32 @@ def make_frontend(kind: str, sr: int, **settings) -> nn.Module:
 
 
 class WaveformStats(nn.Module):
-    """Four waveform statistics per frame that a standardised spectrogram hides, ``(batch, 4, frames)``.
+    """Six waveform statistics per frame that a standardised spectrogram hides, ``(batch, 6, frames)``.
 
     For centred frames of ``frame_length`` samples every ``hop_length`` (zero padding, so
     the frame count matches the STFT front ends with ``center=True``):
 
     0. level ``20 log10(max(sqrt(mean x[n]^2), a))`` (dB re full scale, ``a`` = ``STATS_AMIN``);
     1. peak ``20 log10(max(max |x[n]|, a))`` (dB);
-    2. digital-silence share: fraction of samples with ``|x[n]| < SILENCE_LEVEL``;
-    3. ceiling share: fraction of samples with ``|x[n]| >= NEAR_PEAK * max_window |x|``
-       (flat-topped, clipped or limited stretches sit at the window's ceiling).
+    2. digital-silence share: samples with ``|x[n]| < SILENCE_LEVEL``;
+    3. ceiling share: samples with ``|x[n]| >= NEAR_PEAK * max_window |x|``
+       (flat-topped, clipped or limited stretches sit at the window's ceiling);
+    4. flat-top share: samples within ``FLAT_NEAR_PEAK`` of the *frame's* peak whose step from
+       the previous sample is at most ``FLAT_STEP`` (1.5 16-bit steps plus 1e-4 of the peak),
+       in frames whose peak is above ``FLAT_MIN_PEAK``. Digital clipping leaves runs of equal
+       samples at the clip level; a tone's crest moves by far more per sample except at
+       very low frequencies. Frame-local, so it still sees clipped notes when a louder event
+       (a noise burst) sets the window's maximum;
+    5. at-maximum share: samples within 1.5 16-bit steps of the window's maximum ``|x|``.
 
-    Rows 2-3 are what gaps, dropouts and clipping look like in the waveform; in a
-    spectrogram with a per-window dB floor they resemble rests and loud notes.
+    Rows 2-5 are shares ``s`` given as ``log(1 + s / SHARE_SCALE)``: a clipped attack fills
+    a few percent of a frame and a clipped sustained note most of it, and the log keeps the
+    first from looking like zero next to the second. Rows 2-5 are what gaps, dropouts and
+    clipping look like in the waveform; in a spectrogram with a per-window dB floor they
+    resemble rests and loud notes.
     """
 
-    names = ("level_db", "peak_db", "silence_share", "ceiling_share")
+    names = ("level_db", "peak_db", "silence_share", "ceiling_share", "flat_top_share", "at_max_share")
 
     def __init__(self, frame_length: int = N_FFT, hop_length: int = HOP_LENGTH):
         super().__init__()
@@ -95,14 +116,22 @@ class WaveformStats(nn.Module):
         if x.dim() == 1:
             x = x.unsqueeze(0)
         a = x.abs()
-        ceiling = NEAR_PEAK * a.amax(dim=1, keepdim=True).clamp_min(STATS_AMIN)
+        window_max = a.amax(dim=1, keepdim=True)
+        ceiling = NEAR_PEAK * window_max.clamp_min(STATS_AMIN)
+        step = torch.cat([torch.zeros_like(x[:, :1]), (x[:, 1:] - x[:, :-1]).abs()], dim=1)
         pad = self.frame_length // 2
         frames = F.pad(a, (pad, pad)).unfold(1, self.frame_length, self.hop_length)  # (b, t, L)
+        steps = F.pad(step, (pad, pad), value=1.0).unfold(1, self.frame_length, self.hop_length)
         level = 10.0 * torch.log10(frames.square().mean(-1).clamp_min(STATS_AMIN ** 2))
-        peak = 20.0 * torch.log10(frames.amax(-1).clamp_min(STATS_AMIN))
+        frame_peak = frames.amax(-1, keepdim=True)
+        peak = 20.0 * torch.log10(frame_peak[..., 0].clamp_min(STATS_AMIN))
         silent = (frames < SILENCE_LEVEL).float().mean(-1)
         at_ceiling = (frames >= ceiling[:, :, None]).float().mean(-1)
-        return torch.stack([level, peak, silent, at_ceiling], dim=1)
+        flat = ((frames >= FLAT_NEAR_PEAK * frame_peak) & (steps <= FLAT_STEP_LSB * LSB + FLAT_STEP_REL * frame_peak)
+                & (frame_peak > FLAT_MIN_PEAK)).float().mean(-1)
+        at_max = (frames >= window_max[:, :, None] - FLAT_STEP_LSB * LSB).float().mean(-1)
+        shares = torch.log1p(torch.stack([silent, at_ceiling, flat, at_max], dim=1) / SHARE_SCALE)
+        return torch.cat([torch.stack([level, peak], dim=1), shares], dim=1)
 
 
 class MainsHum(nn.Module):
@@ -157,10 +186,10 @@ class MainsHum(nn.Module):
 class LogMelStats(nn.Module):
     """Log-mel spectrogram without a per-window dB floor, stacked with :class:`WaveformStats` and :class:`MainsHum`.
 
-    Output ``(batch, n_mels + 4 + 8, frames)``: rows ``0..n_mels-1`` are
+    Output ``(batch, n_mels + 6 + 8, frames)``: rows ``0..n_mels-1`` are
     ``10 log10(max(M[f, t], 1e-10))`` of the mel power spectrogram (absolute dB, so
     digital silence stays far below quiet playing instead of being raised to
-    ``max - 80 dB``), the next four the frame statistics on the same frame grid
+    ``max - 80 dB``), the next six the frame statistics on the same frame grid
     (:attr:`WaveformStats.names`), the last eight the mains-hum prominence rows
     (:attr:`MainsHum.names`). Meant for recording-quality questions: dropouts,
     clipping, hum, noise and band limits.
@@ -227,20 +256,32 @@ def _block1d(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
                          nn.BatchNorm1d(cout, eps=BN_EPS), nn.ReLU(inplace=True), nn.MaxPool1d(2, ceil_mode=True))
 
 
+def input_statistics(x: torch.Tensor) -> torch.Tensor:
+    """Per-row mean, maximum and standard deviation over time of ``(batch, bins, frames)``: ``(batch, 3 bins)``."""
+    return torch.cat([x.mean(dim=2), x.amax(dim=2), x.std(dim=2, unbiased=False)], dim=1)
+
+
 class CNN2d(nn.Module):
     """A small 2-D CNN over (bins, frames): conv3x3-BN-ReLU-maxpool2 blocks, then global
-    mean and max pooling over both axes, dropout and a linear layer. Any input size works."""
+    mean and max pooling over both axes, dropout and a linear layer. Any input size works.
 
-    def __init__(self, n_bins: int, n_classes: int, channels=(16, 32, 64), dropout: float = 0.3):
+    With ``stats_head`` the linear layer also sees :func:`input_statistics` of the input
+    (per bin: mean, maximum and spread over time), a direct path for cues that one row
+    carries, such as a few clipped frames in a statistics row."""
+
+    def __init__(self, n_bins: int, n_classes: int, channels=(16, 32, 64), dropout: float = 0.3,
+                 stats_head: bool = False):
         super().__init__()
         chans = (1, *channels)
+        self.stats_head = bool(stats_head)
         self.blocks = nn.Sequential(*[_block2d(a, b) for a, b in zip(chans[:-1], chans[1:])])
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * chans[-1], n_classes)
+        self.head = nn.Linear(2 * chans[-1] + (3 * n_bins if self.stats_head else 0), n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(x.unsqueeze(1))
-        return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+        parts = [h.mean(dim=(2, 3)), h.amax(dim=(2, 3))]
+        return torch.cat(parts + [input_statistics(x)] if self.stats_head else parts, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.drop(self.embed(x)))
@@ -249,27 +290,30 @@ class CNN2d(nn.Module):
 class CNN1d(nn.Module):
     """A 1-D CNN over time with the bins as input channels (kernel ``kernel`` frames; the first
     convolution steps ``stride`` frames, which makes wide inputs such as a linear STFT cheap),
-    global mean and max pooling over time, dropout and a linear layer."""
+    global mean and max pooling over time, dropout and a linear layer (``stats_head``: as
+    for :class:`CNN2d`)."""
 
     def __init__(self, n_bins: int, n_classes: int, channels=(64, 64, 64), kernel: int = 5,
-                 dropout: float = 0.3, stride: int = 2):
+                 dropout: float = 0.3, stride: int = 2, stats_head: bool = False):
         super().__init__()
         chans = (n_bins, *channels)
+        self.stats_head = bool(stats_head)
         self.blocks = nn.Sequential(*[_block1d(a, b, kernel, stride if i == 0 else 1)
                                       for i, (a, b) in enumerate(zip(chans[:-1], chans[1:]))])
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * chans[-1], n_classes)
+        self.head = nn.Linear(2 * chans[-1] + (3 * n_bins if self.stats_head else 0), n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(x)
-        return torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+        parts = [h.mean(dim=2), h.amax(dim=2)]
+        return torch.cat(parts + [input_statistics(x)] if self.stats_head else parts, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.drop(self.embed(x)))
 
 
 def build_network(arch: str, n_bins: int, n_classes: int, **kw) -> nn.Module:
-    """``arch`` is ``cnn2d`` or ``cnn1d``; ``kw`` go to the network (channels, dropout, kernel)."""
+    """``arch`` is ``cnn2d`` or ``cnn1d``; ``kw`` go to the network (channels, dropout, kernel, stats_head)."""
     from tunesmith.errors import TunesmithError
 
     if arch == "cnn2d":

@@ -32,7 +32,10 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for folds and training (same seed, same table)")
     p.add_argument("--arch", choices=("cnn1d", "cnn2d"), default="cnn1d",
                    help="classifier on the spectral representations (cnn1d is fast enough for k-fold on a CPU)")
-    p.add_argument("--epochs", type=int, default=15, help="training epochs per fold (default 15)")
+    p.add_argument("--epochs", type=int, default=25, help="training epochs per fold (default 25)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="train without random crops, frequency shifts and level changes, and without the "
+                        "head's input statistics (the plain recipe)")
     p.add_argument("--window-s", type=float, default=10.0, help="window length in seconds")
     p.add_argument("--sr", type=int, default=16000, help="sample rate the audio is resampled to")
     p.add_argument("--group-by", choices=("stem", "file", "prefix"), default="stem",
@@ -115,10 +118,10 @@ def run_compare(args) -> int:
 
     print_settings("compare-features", {"folds": args.folds, "features": args.features, "seed": args.seed,
                                         "arch": args.arch, "epochs": args.epochs, "window_s": args.window_s,
-                                        "sr": args.sr, "group_by": args.group_by})
+                                        "sr": args.sr, "group_by": args.group_by, "augment": not args.no_augment})
     res = compare_features(args.data, features=args.features, folds=args.folds, seed=args.seed, arch=args.arch,
                            epochs=args.epochs, sr=args.sr, window_s=args.window_s, group_by=args.group_by,
-                           out_dir=args.out_dir)
+                           out_dir=args.out_dir, augment=not args.no_augment)
     print(res.markdown())
     out = Path(args.out_dir)
     print(f"tunesmith: best: {res.best()}; wrote {out / 'compare.md'}, {out / 'compare.csv'}, {out / 'compare.png'}",
