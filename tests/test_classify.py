@@ -179,6 +179,7 @@ def test_feature_augment_crops_shifts_and_changes_level():
 
     n_bins = 64 + 6 + 8
     assert augment_rows("logmel+stats", n_bins) == (64, 66)
+    assert augment_rows("logmel+stats", 32 + 6 + 8) == (32, 34)      # other mel counts follow the row count
     assert augment_rows("mel", 64) == (64, 0) and augment_rows("mfcc", 20) == (0, 0)
     x = torch.arange(64 + 6 + 8, dtype=torch.float32)[None, :, None].repeat(8, 1, 100)
     g = torch.Generator().manual_seed(0)
@@ -448,3 +449,4 @@ def test_cli_lists_of_representations_match_the_library():
 
     assert cmd_classify.ALL_REPRESENTATIONS == compare.ALL_REPRESENTATIONS
     assert cmd_classify.FEATURE_KINDS == model.FEATURE_KINDS
+    assert cmd_classify.COMPARE_EPOCHS == compare.EPOCHS

@@ -92,20 +92,20 @@ FREQ_SHIFT = 1
 GAIN_DB = 6.0
 
 
-def augment_rows(rep: str, n_bins: int, n_mels: int | None = None) -> tuple[int, int]:
-    """``(frequency rows, dB rows)`` of representation ``rep``: the first that many rows of its
-    features are frequency bins in order (shifted by the frequency augmentation) and in dB
+def augment_rows(rep: str, n_bins: int) -> tuple[int, int]:
+    """``(frequency rows, dB rows)`` of representation ``rep`` with ``n_bins`` feature rows: the first
+    that many rows are frequency bins in order (shifted by the frequency augmentation) and in dB
     (the level augmentation adds a constant to them). Linear and level-normalised front ends
     have no dB rows; MFCCs and learned codes neither."""
-    from tunesmith.classify.model import N_MELS
+    from tunesmith.classify.model import MainsHum, WaveformStats
 
     if rep in ("logstft", "logmel"):
         return n_bins, n_bins
     if rep in ("stft", "mel", "pcen", "cqt"):
         return n_bins, 0
     if rep == "logmel+stats":  # mel rows, then level and peak (dB), then shares and hum ratios
-        m = n_mels or N_MELS
-        return m, m + 2
+        n_mels = n_bins - len(WaveformStats.names) - len(MainsHum.names)
+        return n_mels, n_mels + WaveformStats.names.index("peak_db") + 1
     return 0, 0
 
 
@@ -314,9 +314,13 @@ def _frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
     return torch.cat(out).float()
 
 
-def _standardise(train, *others):
-    mean = train.mean(dim=(0, 2), keepdim=True)
-    std = train.std(dim=(0, 2), keepdim=True).clamp_min(1e-5)
+def _fit_standardiser(train):
+    """Per-bin mean and standard deviation ``(1, bins, 1)`` of training features ``(n, bins, frames)``."""
+    return train.mean(dim=(0, 2), keepdim=True), train.std(dim=(0, 2), keepdim=True).clamp_min(1e-5)
+
+
+def _standardise(train, *others, stats=None):
+    mean, std = stats if stats is not None else _fit_standardiser(train)
     return [(t - mean) / std for t in (train, *others)]
 
 
@@ -516,12 +520,12 @@ def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, se
                     aug = None
                     if rep in CNN_KINDS:
                         ftr = features_of(rep)[tr]
-                        xtr, xte = _standardise(ftr, features_of(rep)[te])
-                        if augment:
+                        stats = _fit_standardiser(ftr)
+                        xtr, xte = _standardise(ftr, features_of(rep)[te], stats=stats)
+                        if augment:  # a level change of g dB moves a standardised dB row by g / std
                             freq_rows, db_rows = augment_rows(rep, ftr.shape[1])
                             scale = torch.zeros(ftr.shape[1])
-                            if db_rows:
-                                scale[:db_rows] = 1.0 / ftr[:, :db_rows].std(dim=(0, 2)).clamp_min(1e-5)
+                            scale[:db_rows] = stats[1][0, :db_rows, 0].reciprocal()
                             aug = dict(crop=CROP, freq_shift=FREQ_SHIFT, freq_rows=freq_rows,
                                        gain_db=GAIN_DB if db_rows else 0.0, gain_scale=scale)
                     elif rep == "crbm":

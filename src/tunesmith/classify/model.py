@@ -91,13 +91,13 @@ class WaveformStats(nn.Module):
     2. digital-silence share: samples with ``|x[n]| < SILENCE_LEVEL``;
     3. ceiling share: samples with ``|x[n]| >= NEAR_PEAK * max_window |x|``
        (flat-topped, clipped or limited stretches sit at the window's ceiling);
-    4. flat-top share: samples within ``FLAT_NEAR_PEAK`` of the *frame's* peak whose step from
-       the previous sample is at most ``FLAT_STEP`` (1.5 16-bit steps plus 1e-4 of the peak),
-       in frames whose peak is above ``FLAT_MIN_PEAK``. Digital clipping leaves runs of equal
+    4. flat-top share: samples at least ``FLAT_NEAR_PEAK`` of the *frame's* peak whose step from
+       the previous sample is at most ``FLAT_STEP_LSB`` 16-bit steps plus ``FLAT_STEP_REL`` of
+       the peak, in frames whose peak is above ``FLAT_MIN_PEAK``. Digital clipping leaves runs of equal
        samples at the clip level; a tone's crest moves by far more per sample except at
        very low frequencies. Frame-local, so it still sees clipped notes when a louder event
        (a noise burst) sets the window's maximum;
-    5. at-maximum share: samples within 1.5 16-bit steps of the window's maximum ``|x|``.
+    5. at-maximum share: samples within ``FLAT_STEP_LSB`` 16-bit steps of the window's maximum ``|x|``.
 
     Rows 2-5 are shares ``s`` given as ``log(1 + s / SHARE_SCALE)``: a clipped attack fills
     a few percent of a frame and a clipped sustained note most of it, and the log keeps the

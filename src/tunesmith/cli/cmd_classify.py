@@ -9,6 +9,7 @@ import sys
 ALL_REPRESENTATIONS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "logmel+stats", "descriptors+lr",
                        "descriptors+gmm", "crbm", "autoencoder")
 FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors", "logmel+stats")
+COMPARE_EPOCHS = 25  # tunesmith.classify.compare.EPOCHS
 
 
 def register(sub) -> None:
@@ -32,7 +33,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for folds and training (same seed, same table)")
     p.add_argument("--arch", choices=("cnn1d", "cnn2d"), default="cnn1d",
                    help="classifier on the spectral representations (cnn1d is fast enough for k-fold on a CPU)")
-    p.add_argument("--epochs", type=int, default=25, help="training epochs per fold (default 25)")
+    p.add_argument("--epochs", type=int, default=COMPARE_EPOCHS,
+                   help=f"training epochs per fold (default {COMPARE_EPOCHS})")
     p.add_argument("--no-augment", action="store_true",
                    help="train without random crops, frequency shifts and level changes, and without the "
                         "head's input statistics (the plain recipe)")
