@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Composer benchmark: bits per note on the fixed Bach chorale split, LSTM vs PPM baselines, in one run.
 
-    python benchmarks/composer.py [--checkpoint checkpoints/composer-chorales.pt [more.pt ...]] [--quick]
+    python benchmarks/composer.py [--checkpoint src/tunesmith/models/composer-chorales.pt [more.pt ...]] [--quick]
                                   [--train-log LOG]
 
 ``--train-log`` names the captured output of ``scripts/train_default_composer.py``
@@ -10,12 +10,12 @@ wall time in its final JSON line becomes the "default model training" row. The
 log is read before anything else; if it holds no readable ``wall_s`` line the row
 says n/a (never a crash after the long run).
 
-By default the shipped model plus its two ensemble partners in ``checkpoints/``
-(another seed, and a variant with the bar-number feature; stored in float16).
+By default the shipped model (``src/tunesmith/models/``) plus its two ensemble partners in
+``benchmarks/checkpoints/`` (benchmark-only, not shipped in the wheel: another seed, and a variant with the bar-number feature; stored in float16).
 
 No extra packages are needed (the PPM baseline is ``tunesmith.compose.ppm``).
 
-Data: ``/work/shared/benchmarks/chorale_split.json`` exactly as given (music21
+Data: ``shared/benchmarks/chorale_split.json`` (the repository's sibling folder ``../shared``) exactly as given (music21
 corpus paths; Soprano part, else the first; ties joined). The test part must
 give 53 melodies and 3,064 notes with rests removed (checked). Hyper-parameters
 of the evaluation (short-term-model bias, dynamic-evaluation step size) are
@@ -54,7 +54,7 @@ import numpy as np
 from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
-SPLIT = Path("/work/shared/benchmarks/chorale_split.json")
+SPLIT = ROOT.parent / "shared" / "benchmarks" / "chorale_split.json"
 EXPECTED_TEST = (53, 3064)
 ANCHORS = {"unigram": 3.735, "PPM order 2": 2.492, "PPM-8*": 2.397, "PPM-8* + STM": 2.209,
            "plain 2x256 LSTM (1 CPU-min)": 2.147}
@@ -292,8 +292,9 @@ def train_wall_s(log_path: str | Path) -> float | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_ckpts = [ROOT / "checkpoints" / n for n in ("composer-chorales.pt", "composer-chorales-seed1.pt",
-                                                       "composer-chorales-bars.pt")]
+    default_ckpts = [ROOT / "src" / "tunesmith" / "models" / "composer-chorales.pt",
+                     *(ROOT / "benchmarks" / "checkpoints" / n for n in ("composer-chorales-seed1.pt",
+                                                                         "composer-chorales-bars.pt"))]
     ap.add_argument("--checkpoint", nargs="+", default=[str(c) for c in default_ckpts if c.exists()],
                     help="first: the model of the single-model rows; all: the ensemble")
     ap.add_argument("--config", default=str(ROOT / "configs" / "composer.yaml"))

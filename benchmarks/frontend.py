@@ -72,8 +72,8 @@ def render_corpus_audio(seconds: float) -> np.ndarray:
     from tunesmith.notes import music21_to_note_sequence
     from tunesmith.render import render
 
-    split = json.loads(Path("/work/shared/benchmarks/chorale_split.json").read_text()) \
-        if Path("/work/shared/benchmarks/chorale_split.json").exists() else None
+    split_json = ROOT.parent / "shared" / "benchmarks" / "chorale_split.json"
+    split = json.loads(split_json.read_text()) if split_json.exists() else None
     paths = split["train"] if split else [str(p) for p in music21.corpus.getComposer("bach")]
     parts, total, i = [], 0, 0
     need = int(seconds * SR)

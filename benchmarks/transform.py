@@ -2,7 +2,7 @@
 
 Data: ``scripts/make_transform_pairs.py bench`` (Bach chorale soprano lines,
 FluidSynth + FluidR3_GM, reverb/chorus off, 22,050 Hz, ~200 training and 40 test
-clips, chorales disjoint via /work/shared/benchmarks/chorale_split.json); built
+clips, chorales disjoint via ../shared/benchmarks/chorale_split.json); built
 on the first run if missing.
 
 Systems, all scored on the same test clips in this run:

@@ -5,7 +5,7 @@ clip of 4-10 s per chorale (tempo 70-110 BPM, transposition -3..+4 semitones,
 velocities 64-100), rendered twice from the same notes with FluidSynth and the
 FluidR3 GM soundfont (reverb and chorus off) at 22,050 Hz: GM program 0 (piano)
 is the input, program 40 (violin) the output, so the pairs are sample-aligned.
-Chorales come from ``/work/shared/benchmarks/chorale_split.json`` so that the
+Chorales come from ``../shared/benchmarks/chorale_split.json`` so that the
 training and test clips never share a hymn tune.
 
 Usage::
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SPLIT_JSON = Path("/work/shared/benchmarks/chorale_split.json")
+SPLIT_JSON = REPO.parent / "shared" / "benchmarks" / "chorale_split.json"  # the repository's sibling
 SR = 22050
 PIANO, VIOLIN = 0, 40
 TEMPO_RANGE = (70.0, 110.0)

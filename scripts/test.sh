@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 export MPLBACKEND=Agg
+# The wheel, installed outside the checkout, runs every verb on its shipped models (about 40 s).
+.venv/bin/python scripts/check_wheel.py
 exec .venv/bin/python -m pytest -q "$@"

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Train the shipped default composer on the Bach chorale soprano lines and export it.
 
-Uses the *train* and *valid* parts of ``/work/shared/benchmarks/chorale_split.json``
+Uses the *train* and *valid* parts of ``../shared/benchmarks/chorale_split.json``
 (music21 corpus paths; the test part is never read here) with
 ``configs/composer.yaml``, then writes a slim copy (weights + metadata, no
-optimiser state) to ``checkpoints/composer-chorales.pt``.
+optimiser state) to ``src/tunesmith/models/composer-chorales.pt``.
 
     python scripts/train_default_composer.py [--out-dir runs/chorales] [--set trainer.max_epochs=40]
 
@@ -17,8 +17,8 @@ import json
 import time
 from pathlib import Path
 
-SPLIT = Path("/work/shared/benchmarks/chorale_split.json")
 ROOT = Path(__file__).resolve().parents[1]
+SPLIT = ROOT.parent / "shared" / "benchmarks" / "chorale_split.json"  # the repository's sibling folder
 
 
 def corpus_files(names: list[str]) -> list[Path]:
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--split", default=str(SPLIT))
     ap.add_argument("--config", default=str(ROOT / "configs" / "composer.yaml"))
     ap.add_argument("--out-dir", default=str(ROOT / "runs" / "chorales"))
-    ap.add_argument("--export", default=str(ROOT / "checkpoints" / "composer-chorales.pt"))
+    ap.add_argument("--export", default=str(ROOT / "src" / "tunesmith" / "models" / "composer-chorales.pt"))
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--set", dest="overrides", nargs="*", default=[])

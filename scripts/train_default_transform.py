@@ -1,4 +1,4 @@
-"""Train the piano -> violin model shipped as ``checkpoints/transform-piano2violin.pt``.
+"""Train the piano -> violin model shipped as ``src/tunesmith/models/transform-piano2violin.pt``.
 
 It builds the benchmark recipe's *training* pairs (200 clips of
 training-split Bach chorales, piano and violin renders from the same notes;
@@ -19,7 +19,7 @@ steps); see
 demo pair set shipped in the repository instead (a few minutes, rougher).
 
     python scripts/train_default_transform.py
-    python scripts/train_default_transform.py --init-from checkpoints/transform-piano2violin.pt --minutes 80 --lr 3e-4 --cosine
+    python scripts/train_default_transform.py --init-from src/tunesmith/models/transform-piano2violin.pt --minutes 80 --lr 3e-4 --cosine
     python scripts/train_default_transform.py --data data/pairs --config configs/transform-demo.yaml --minutes 8
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
     ap.add_argument("--cosine", action="store_true", help="cosine learning-rate decay over --minutes")
     ap.add_argument("--out-dir", type=Path, default=REPO / "bench_data" / "runs" / "default")
-    ap.add_argument("--checkpoint", type=Path, default=REPO / "checkpoints" / "transform-piano2violin.pt")
+    ap.add_argument("--checkpoint", type=Path, default=REPO / "src" / "tunesmith" / "models" / "transform-piano2violin.pt")
     args = ap.parse_args(argv)
 
     import torch

@@ -398,7 +398,6 @@ def test_cli_train_compare_and_export(tiny_data, tmp_path, capsys):
     assert _cli("compare-features", "--data", str(tmp_path / "nowhere")) == 1
 
 
-@pytest.mark.skipif(not (ROOT / "checkpoints" / "voices.pt").exists(), reason="shipped voices checkpoint missing")
 def test_cli_voices_with_shipped_checkpoint_and_stdin_stream(tmp_path, capsys):
     one = tmp_path / "one.wav"
     _write_pcm_wav(one, _melody(5, 4.0))

@@ -4,7 +4,7 @@ The detector is an ordinary :class:`~tunesmith.classify.model.Classifier` with t
 classes ``one`` and ``several``, trained on short windows (2 s by default) of
 monophonic renders and speech versus mixtures of 2-3 of them (see
 ``scripts/make_classify_data.py`` and ``scripts/train_default_voices.py``). A
-default checkpoint ships in ``checkpoints/voices.pt``.
+default checkpoint ships as package data (:func:`tunesmith.models.path`).
 
 :class:`GMMBaseline` is the classic alternative: a Gaussian mixture per class on
 MFCCs plus their deltas, deciding by the log-likelihood ratio
@@ -44,17 +44,10 @@ POLL_S = 0.02
 
 
 def default_checkpoint() -> Path:
-    """The shipped detector: ``$TUNESMITH_VOICES_CHECKPOINT`` or ``checkpoints/voices.pt`` of the source tree."""
-    env = os.environ.get(CHECKPOINT_ENV)
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for root in here.parents:
-        cand = root / "checkpoints" / DEFAULT_CHECKPOINT_NAME
-        if cand.is_file():
-            return cand
-    raise CheckpointError(f"no default voices checkpoint found (checkpoints/{DEFAULT_CHECKPOINT_NAME}); "
-                          f"pass --checkpoint or set {CHECKPOINT_ENV}")
+    """The shipped detector, or ``$TUNESMITH_MODEL_VOICES`` (see :func:`tunesmith.models.path`)."""
+    from tunesmith import models
+
+    return models.path("voices")
 
 
 def load_voices_model(checkpoint: str | Path | None = None):

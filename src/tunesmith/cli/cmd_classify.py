@@ -51,7 +51,7 @@ def register(sub) -> None:
                                    "per file, with the shipped detector (or --checkpoint). With --stream, decide "
                                    "every second on audio as it arrives (a growing file, or '-' for stdin).")
     p.add_argument("audio", nargs="*", help="audio files or folders")
-    p.add_argument("--checkpoint", default=None, help="detector checkpoint (default: checkpoints/voices.pt)")
+    p.add_argument("--checkpoint", default=None, help="detector checkpoint (default: the shipped voices model, tunesmith.models)")
     p.add_argument("--hop-s", type=float, default=None,
                    help="seconds between windows (default: the model's, 1 s for the shipped detector)")
     p.add_argument("-o", "--output", default=None, help="CSV of per-file and per-window probabilities")
@@ -69,7 +69,7 @@ def register(sub) -> None:
                        description="Write an ONNX model mapping raw audio windows (batch, samples) to class "
                                    "probabilities; the STFT runs as a convolution so browsers and phones can run it. "
                                    "The output is checked against torch with onnxruntime.")
-    p.add_argument("--checkpoint", default=None, help="classifier checkpoint (default: checkpoints/voices.pt)")
+    p.add_argument("--checkpoint", default=None, help="classifier checkpoint (default: the shipped voices model, tunesmith.models)")
     p.add_argument("-o", "--output", default="voices.onnx", help="ONNX file to write")
     p.set_defaults(func=run_export)
 

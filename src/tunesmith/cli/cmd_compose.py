@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import sys
 
-DEFAULT_CHECKPOINT = "checkpoints/composer-chorales.pt"
+DEFAULT_CHECKPOINT = "composer-chorales.pt"
 
 
 def _default_checkpoint() -> str:
-    """The shipped chorale model: next to the package source tree, or in the working directory."""
-    from pathlib import Path
+    """The shipped chorale model, or ``$TUNESMITH_MODEL_COMPOSER`` (see :func:`tunesmith.models.path`)."""
+    from tunesmith import models
 
-    here = Path(__file__).resolve().parents[3] / DEFAULT_CHECKPOINT
-    return str(here if here.exists() else Path(DEFAULT_CHECKPOINT))
+    return str(models.path("composer"))
 
 
 def register(sub) -> None:

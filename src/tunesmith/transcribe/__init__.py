@@ -159,7 +159,7 @@ def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> N
     onset_threshold : onset probability (0-1) that starts a new note (default 0.5; lower
         finds more repeated notes, higher fewer spurious splits).
     tuning : A4 in Hz; ``None`` estimates it from the recording.
-    model : path of a transcriber checkpoint (default ``checkpoints/transcriber.pt``).
+    model : path of a transcriber checkpoint (default: the shipped one, :func:`tunesmith.models.path`).
 
     Returns a NoteSequence of performed notes (seconds) with tempo, time
     signature and key estimated; an empty one for silence or noise.

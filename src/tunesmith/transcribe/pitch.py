@@ -294,14 +294,10 @@ def front_end_settings() -> dict:
 
 
 def default_checkpoint_path():
-    """``checkpoints/transcriber.pt`` of the source tree, or ``$TUNESMITH_TRANSCRIBER``."""
-    import os
-    from pathlib import Path
+    """The shipped transcriber, or ``$TUNESMITH_MODEL_TRANSCRIBER`` (see :func:`tunesmith.models.path`)."""
+    from tunesmith import models
 
-    env = os.environ.get("TUNESMITH_TRANSCRIBER")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "checkpoints" / DEFAULT_CHECKPOINT
+    return models.path("transcriber")
 
 
 _MODEL_CACHE: dict = {}

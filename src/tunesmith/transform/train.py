@@ -82,8 +82,10 @@ def export_checkpoint(module, path: str | Path) -> Path:
 
 
 def default_checkpoint() -> Path:
-    """The checkpoint shipped in the repository's ``checkpoints/`` (piano -> violin demo model)."""
-    return Path(__file__).resolve().parents[3] / "checkpoints" / "transform-piano2violin.pt"
+    """The shipped piano -> violin demo model, or ``$TUNESMITH_MODEL_TRANSFORM`` (:func:`tunesmith.models.path`)."""
+    from tunesmith import models
+
+    return models.path("transform")
 
 
 def load_checkpoint(path: str | Path | None = None, map_location: str = "cpu"):
