@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -235,7 +234,7 @@ def training_speed(cfg_path: Path, mels, steps: int = 15) -> dict:
     import torch
 
     from tunesmith.compose.data import MelodyDataset, collate
-    from tunesmith.compose.model import ComposerModule, MelodyLSTM, event_nll
+    from tunesmith.compose.model import MelodyLSTM, event_nll
     from tunesmith.compose.train import load_config
 
     torch.set_num_threads(1)
@@ -345,7 +344,7 @@ def main() -> None:
         adapt = min(dyn_valid, key=dyn_valid.get)
         rows.append((f"LSTM + dynamic evaluation (lr {adapt:g})",
                      *lstm_scores(comps[:1], data["test"], adapt_lr=adapt)))
-        rows.append((f"LSTM + dynamic evaluation + short-term model",
+        rows.append(("LSTM + dynamic evaluation + short-term model",
                      *lstm_scores(comps[:1], data["test"], adapt_lr=adapt, stm_bias=stm_b)))
     if len(comps) > 1:
         rows.append((f"ensemble of {len(comps)} LSTMs", *lstm_scores(comps, data["test"])))

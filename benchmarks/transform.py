@@ -43,7 +43,6 @@ import torch
 from _common import cpu_name, run_measured  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
 
 VARIANTS = ("unet", "lstm", "gan")
 GL_REPEATS = 5
@@ -52,10 +51,10 @@ GL_REPEATS = 5
 def ensure_pairs(root: Path, quick: bool) -> None:
     if (root / "train" / "input").is_dir() and (root / "test" / "input").is_dir():
         return
-    import make_transform_pairs as mtp
-
     print(f"building pairs in {root} ...", file=sys.stderr)
-    mtp.main(["bench", "--out", str(root)] + (["--n-train", "40", "--n-test", "8"] if quick else []))
+    # the generator is a script: run it (benchmarks never import scripts/)
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_transform_pairs.py"), "bench", "--out", str(root)]
+                   + (["--n-train", "40", "--n-test", "8"] if quick else []), check=True)
 
 
 def load_split(folder: Path, sr: int, limit: int | None = None):

@@ -32,7 +32,9 @@ def test_render_places_notes(engine):
     y = audio.samples
     assert _pitch_at(y, 22050, 0.2, 0.55) == pytest.approx(69, abs=0.3)
     assert _pitch_at(y, 22050, 0.9, 1.25) == pytest.approx(76, abs=0.3)
-    rms = lambda a, b: float(np.sqrt(np.mean(y[int(a * 22050):int(b * 22050)] ** 2)))
+    def rms(a, b):
+        return float(np.sqrt(np.mean(y[int(a * 22050):int(b * 22050)] ** 2)))
+
     assert rms(0.0, 0.08) < 0.1 * rms(0.2, 0.5)  # silence before the first onset
 
 

@@ -8,10 +8,10 @@ nothing but numpy.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -20,6 +20,8 @@ import numpy as np
 from tunesmith.audio import Audio, save
 from tunesmith.errors import TunesmithError
 from tunesmith.notes import NoteSequence, midi_to_hz, note_sequence_to_midi
+
+log = logging.getLogger(__name__)
 
 __all__ = ["render", "render_to_file", "synthesize", "find_soundfont", "fluidsynth_available"]
 
@@ -65,7 +67,7 @@ def render(seq: NoteSequence, sr: int = 22050, *, program: int | None = None,
         raise TunesmithError("FluidSynth or a GM soundfont is missing (apt-get install fluidsynth fluid-soundfont-gm)")
     if not use_fs:
         if not _notice_shown:
-            print("tunesmith: FluidSynth not found; rendering with the built-in synthesiser", file=sys.stderr)
+            log.warning("FluidSynth not found; rendering with the built-in synthesiser")
             _notice_shown = True
         return synthesize(seq, sr, tail_s=tail_s)
     return _render_fluidsynth(seq, sr, program, find_soundfont(soundfont), reverb, gain, tail_s)

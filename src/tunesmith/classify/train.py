@@ -17,8 +17,6 @@ from __future__ import annotations
 import copy
 import csv
 import io
-import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +192,9 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path = "runs/classifie
     last = out_dir / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() and not fast_dev_run else None
     if ckpt_path:
-        print(f"tunesmith: resuming from {last}", file=sys.stderr)
+        import logging
+
+        logging.getLogger(__name__).info("resuming from %s", last)
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
 
     best = best_cb.best_model_path
@@ -211,7 +211,9 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path = "runs/classifie
 
             training_curves_png(metrics, out_dir / "curves.png", title="classifier")
         except Exception as exc:  # noqa: BLE001 - a missing picture must not lose the trained model
-            print(f"tunesmith: could not draw training curves ({exc})", file=sys.stderr)
+            import logging
+
+            logging.getLogger(__name__).warning("could not draw training curves (%s)", exc)
     return path
 
 
@@ -276,11 +278,11 @@ def classify_files(paths, checkpoint, *, hop_s: float | None = None, csv_path: s
     """Classify audio files (or folders) with a checkpoint (path or loaded model).
 
     Returns ``(results, batch)``: the :class:`WindowPredictions` of the good files,
-    and the :class:`~tunesmith.cli.common.BatchResult` with the skipped ones.
+    and the :class:`~tunesmith.batch.BatchResult` with the skipped ones.
     ``batch.throughput`` is windows per second of model time (loading excluded).
     """
     from tunesmith.audio import check_not_silent, load
-    from tunesmith.cli.common import iter_inputs, run_batch
+    from tunesmith.batch import iter_inputs, run_batch
     from tunesmith.io import AUDIO_EXTENSIONS
 
     model = load_classifier(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint

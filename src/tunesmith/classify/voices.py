@@ -19,7 +19,6 @@ read to the moment the decision is made.
 """
 from __future__ import annotations
 
-import os
 import struct
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import AudioError, CheckpointError, TunesmithError
+from tunesmith.errors import AudioError
 
 __all__ = ["VOICE_CLASSES", "default_checkpoint", "load_voices_model", "detect_voices", "GMMBaseline",
            "StreamDecision", "stream_voices", "pcm_blocks"]

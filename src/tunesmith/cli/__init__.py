@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tunesmith.cli.common import show_library_log
+
+    show_library_log()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -75,10 +75,10 @@ def run(args) -> int:
                                   "onset_threshold": args.onset_threshold or 0.5,
                                   "tuning": args.tuning or "estimated", "grid": grid})
     # validate the options once, before any file is processed
-    from tunesmith.transcribe import _check_options, pitch_range
+    from tunesmith.transcribe import check_options, pitch_range
 
     pitch_range(args.instrument, args.fmin, args.fmax)
-    _check_options(args.min_note_ms or 50, args.onset_threshold or 0.5, args.tuning)
+    check_options(args.min_note_ms or 50, args.onset_threshold or 0.5, args.tuning)
     from tunesmith.transcribe.pitch import load_model
 
     load_model(args.model)
@@ -98,7 +98,7 @@ def run_evaluate(args) -> int:
 
     from tunesmith.io import atomic_write_text
     from tunesmith.notes import load_notes, midi_to_hz
-    from tunesmith.transcribe import _analyse_file
+    from tunesmith.transcribe import analyse_file
     from tunesmith.transcribe.evaluate import format_table, overall, pair_files, score_file
 
     pairs = pair_files(args.data)
@@ -108,7 +108,7 @@ def run_evaluate(args) -> int:
     for audio, ref_path in tqdm(pairs, desc="evaluating", unit="file", file=sys.stderr, disable=len(pairs) < 2):
         try:
             ref = load_notes(ref_path)
-            res = _analyse_file(audio, **opts)
+            res = analyse_file(audio, **opts)
         except TunesmithError as exc:
             print(f"tunesmith: skipped {audio}: {exc}", file=sys.stderr)
             failed += 1

@@ -1,52 +1,39 @@
-"""Helpers shared by the verbs: folder-aware batch runs with progress and per-file error reports."""
+"""Helpers shared by the verbs: settings lines, output flags, and showing the library's log on stderr.
+
+The folder runner (:func:`run_batch`, :func:`iter_inputs`, :class:`BatchResult`)
+lives in the library, :mod:`tunesmith.batch`; it is re-exported here for the verbs.
+"""
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
+from tunesmith.batch import BatchResult, iter_inputs, run_batch
 from tunesmith.errors import TunesmithError
 
-
-@dataclass
-class BatchResult:
-    """What a folder run did: results of the good files and the one-line reasons for the bad ones."""
-
-    done: dict[Path, Any] = field(default_factory=dict)
-    failed: dict[Path, str] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every file worked, 1 when any failed (the good ones are still done)."""
-        return 1 if self.failed else 0
+__all__ = ["BatchResult", "iter_inputs", "run_batch", "say", "add_common_output", "parse_range",
+           "print_settings", "show_library_log"]
+LOG_PREFIX = "tunesmith: "
 
 
-def run_batch(files: Sequence[Path], fn: Callable[[Path], Any], *, desc: str = "files",
-              quiet: bool = False) -> BatchResult:
-    """Apply ``fn`` to each file with a progress bar; report and skip files that raise TunesmithError.
+class _TqdmStderrHandler(logging.Handler):
+    """Writes each record as one ``tunesmith: message`` line on the current stderr, above any progress bar."""
 
-    Each failure prints one line ``tunesmith: skipped FILE: reason`` on stderr at
-    once, and a summary follows at the end; the good files are processed
-    whatever happens to the bad ones.
-    """
-    from tqdm.auto import tqdm
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm.auto import tqdm
 
-    result = BatchResult()
-    bar = tqdm(files, desc=desc, unit="file", disable=quiet or len(files) < 2, file=sys.stderr)
-    for f in bar:
         try:
-            result.done[f] = fn(f)
-        except TunesmithError as exc:
-            msg = exc.message if exc.path else str(exc)
-            result.failed[f] = msg
-            verb = "error" if len(files) == 1 else "skipped"
-            bar.write(f"tunesmith: {verb}: {f}: {msg}", file=sys.stderr)
-    if result.failed and len(files) > 1:
-        print(f"tunesmith: {desc}: {len(result.done)} of {len(files)} files done, "
-              f"{len(result.failed)} skipped", file=sys.stderr)
-    return result
+            tqdm.write(LOG_PREFIX + self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001  (logging must never raise)
+            self.handleError(record)
+
+
+def show_library_log(level: int = logging.INFO) -> None:
+    """Show the ``tunesmith`` loggers' messages (INFO and up) on stderr; idempotent."""
+    logger = logging.getLogger("tunesmith")
+    if not any(isinstance(h, _TqdmStderrHandler) for h in logger.handlers):
+        logger.addHandler(_TqdmStderrHandler())
+    logger.setLevel(level)
 
 
 def say(message: str) -> None:
@@ -85,22 +72,3 @@ def print_settings(title: str, settings: dict, file=None) -> None:
     """Print the effective values of a command's knobs (one line, stderr by default)."""
     parts = ", ".join(f"{k}={v}" for k, v in settings.items())
     print(f"{title}: {parts}", file=file or sys.stderr)
-
-
-def iter_inputs(paths: Iterable[str], extensions) -> list[Path]:
-    """Expand ``paths`` (files and folders) into input files.
-
-    A missing path among several stays in the list, so that the batch reports it
-    in one line and still processes the others; when nothing exists at all the
-    command stops with one line.
-    """
-    from tunesmith.io import expand_paths
-
-    paths = [Path(p) for p in paths]
-    missing = [p for p in paths if not p.exists()]
-    if missing and len(missing) == len(paths):
-        raise TunesmithError("no such file or folder", missing[0])
-    files = expand_paths([p for p in paths if p.exists()], extensions) + missing
-    if not files:
-        raise TunesmithError(f"no input files found in {', '.join(map(str, paths))}")
-    return files

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import logging
 import hashlib
 import json
 import os
@@ -26,9 +27,11 @@ from torch.utils.data import DataLoader, Dataset
 
 import lightning as L
 
-from tunesmith.compose.tokens import BOS, N_DURATIONS, N_PITCH_TOKENS, REST, TokenMelody, encode
+from tunesmith.compose.tokens import BOS, N_DURATIONS, REST, TokenMelody, encode
 from tunesmith.errors import CheckpointError, NotesError, TunesmithError
 from tunesmith.io import AUDIO_EXTENSIONS, SYMBOLIC_EXTENSIONS, atomic_path, atomic_write_text
+
+log = logging.getLogger(__name__)
 
 __all__ = ["load_melody", "load_corpus", "melody_files", "split_by_song", "ComposerDataModule",
            "MelodyDataset", "collate", "DUR_BOS", "IGNORE", "CACHE_VERSION"]
@@ -235,8 +238,8 @@ def load_corpus(files, *, track: int | None = None, key_normalize: bool = True,
             failed[str(f)] = got or "not parsed"
     if failed and progress:
         for f, why in failed.items():
-            print(f"tunesmith: skipped {f}: {why}", file=sys.stderr)
-        print(f"tunesmith: {len(melodies)} of {len(files)} songs usable, {len(failed)} skipped", file=sys.stderr)
+            log.warning("skipped %s: %s", f, why)
+        log.warning("%d of %d songs usable, %d skipped", len(melodies), len(files), len(failed))
     return melodies, failed
 
 

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 import lightning as L
 
-from tunesmith.compose.data import DUR_BOS, IGNORE
+from tunesmith.compose.data import IGNORE
 from tunesmith.compose.tokens import BAR_CYCLE, N_DURATIONS, N_PITCH_INPUTS, N_PITCH_TOKENS, N_POSITIONS, REST
 from tunesmith.errors import CheckpointError
 

@@ -10,14 +10,12 @@ same melodies.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from tunesmith.compose.data import DUR_BOS, load_melody
-from tunesmith.compose.tokens import (BOS, N_PITCH_TOKENS, REST, TICKS_PER_BEAT, bar_ticks_of, decode, encode, metre_token,
+from tunesmith.compose.tokens import (BOS, N_PITCH_TOKENS, REST, bar_ticks_of, decode, encode, metre_token,
                                       estimate_key, key_shift, scale_pitch_classes)
 from tunesmith.errors import TunesmithError
 

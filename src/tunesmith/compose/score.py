@@ -19,7 +19,6 @@ import copy
 import math
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -134,7 +133,7 @@ def score_files(composer, files, *, track: int | None = None, adapt_lr: float = 
 
     The overall figures pool all notes (and all events) of all melodies.
     """
-    from tunesmith.cli.common import run_batch
+    from tunesmith.batch import run_batch
 
     res = run_batch(list(files), lambda f: score_melody(composer, f, track=track, adapt_lr=adapt_lr,
                                                         adapt_every=adapt_every),

@@ -15,14 +15,16 @@ A run folder holds ``config.yaml`` (the effective configuration),
 """
 from __future__ import annotations
 
+import logging
 import copy
 import statistics
-import sys
 import warnings
 from collections import Counter
 from pathlib import Path
 
 from tunesmith.errors import TunesmithError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULTS", "load_config", "apply_overrides", "train_composer"]
 
@@ -196,7 +198,7 @@ def train_composer(data=None, *, config: str | Path | None = None, out_dir: str 
     dm = ComposerDataModule(data, valid_data, **dcfg)
     dm.prepare_data()
     dm.setup("fit")
-    print(f"composer data: {dm.summary()}", file=sys.stderr)
+    log.info("composer data: %s", dm.summary())
     net = MelodyLSTM(**cfg["model"])
     module = ComposerModule(net, **cfg["optim"])
     module.tunesmith_extra = {**_training_meta(dm), "config": yaml.safe_dump(cfg)}

@@ -39,7 +39,7 @@ from tunesmith.notes import NoteSequence, hz_to_midi, name_to_midi
 from tunesmith.transcribe.segment import DEFAULT_MIN_NOTE_MS, DEFAULT_ONSET_THRESHOLD, DEFAULT_VOICING_THRESHOLD
 
 __all__ = ["transcribe", "transcribe_file", "transcribe_folder", "transcribe_track", "write_outputs",
-           "INSTRUMENT_RANGES", "pitch_range", "Transcription"]
+           "INSTRUMENT_RANGES", "pitch_range", "Transcription", "analyse_file", "check_options"]
 
 # Written ranges (MIDI) with a little room; the model covers MIDI 24-107 (C1-B7).
 INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
@@ -195,11 +195,13 @@ def _analyse_file(path: Path, *, progress: bool = False, **options) -> Transcrip
     finally:
         if bar is not None:
             bar.close()
+    import logging  # the library logs, the adapters show it (tunesmith.cli shows it on stderr)
+
     if not len(result.notes):
-        print(f"tunesmith: {path}: no pitched notes found (silence or noise?)", file=sys.stderr)
+        logging.getLogger(__name__).warning("%s: no pitched notes found (silence or noise?)", path)
     elif result.polyphonic:
-        print(f"tunesmith: warning: {path}: sounds polyphonic; only the most prominent line is transcribed, "
-              "results will be partial", file=sys.stderr)
+        logging.getLogger(__name__).warning("warning: %s: sounds polyphonic; only the most prominent line is "
+                                            "transcribed, results will be partial", path)
     return result
 
 
@@ -246,9 +248,9 @@ def transcribe_folder(paths, out_dir: str | Path, *, grid: float = 0.25, progres
 
     Writes ``<stem>.mid``, ``.csv``, ``.musicxml`` and ``.png`` per file, mirroring
     the input folders. Bad files are reported (one line each) and skipped.
-    Returns a :class:`tunesmith.cli.common.BatchResult` mapping each good file to its NoteSequence.
+    Returns a :class:`tunesmith.batch.BatchResult` mapping each good file to its NoteSequence.
     """
-    from tunesmith.cli.common import iter_inputs, run_batch
+    from tunesmith.batch import iter_inputs, run_batch
     from tunesmith.io import AUDIO_EXTENSIONS, output_path
 
     if isinstance(paths, (str, Path)):
@@ -263,3 +265,8 @@ def transcribe_folder(paths, out_dir: str | Path, *, grid: float = 0.25, progres
         return result.notes
 
     return run_batch(files, one, desc="transcribing", quiet=not progress)
+
+
+# Public names for the adapters (CLI, web app): analyse one file, check options before a folder run.
+analyse_file = _analyse_file
+check_options = _check_options

@@ -339,7 +339,7 @@ def load_model(path=None) -> TranscriberNet:
 
 
 # ----------------------------------------------------------------------------- frame tracks
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 
 @dataclass

@@ -19,8 +19,8 @@ spectrograms are computed on the fly, batched, by the model.
 """
 from __future__ import annotations
 
+import logging
 import csv
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from tunesmith.errors import TunesmithError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Pair", "PairReport", "find_pairs", "check_pair", "estimate_lag", "load_pairs",
            "PairDataset", "PairDataModule"]
@@ -185,7 +187,7 @@ def load_pairs(source, sr: int, *, align: bool = False, max_lag_ms: float = 75.0
         except TunesmithError as exc:
             report.skipped[name] = str(exc)
             if not quiet:
-                print(f"tunesmith: skipped pair {name}: {exc.message if exc.path else exc}", file=sys.stderr)
+                log.warning("skipped pair %s: %s", name, exc.message if exc.path else exc)
     return report
 
 
@@ -279,7 +281,7 @@ try:  # Lightning is a runtime dependency; the guard keeps this module importabl
             if not pairs:
                 raise TunesmithError(f"no usable pairs ({len(self.report.skipped)} skipped)", self.source)
             if not self.quiet:
-                print(f"tunesmith: {self.report.summary()}", file=sys.stderr)
+                log.info("%s", self.report.summary())
             order = np.random.default_rng(self.seed).permutation(len(pairs))
             n_valid = int(round(self.valid_fraction * len(pairs)))
             n_valid = min(max(n_valid, 1 if len(pairs) >= 2 and self.valid_fraction > 0 else 0), len(pairs) - 1)

@@ -12,14 +12,15 @@
 """
 from __future__ import annotations
 
-import copy
-import sys
+import logging
 from pathlib import Path
 
 import torch
 
 from tunesmith.config import deep_merge
 from tunesmith.errors import CheckpointError, TunesmithError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_CONFIG", "load_config", "train", "export_checkpoint", "load_checkpoint",
            "build_module", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "default_checkpoint"]
@@ -193,7 +194,7 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     last = ckpt_dir / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() and not fast_dev_run else None
     if ckpt_path and not quiet:
-        print(f"tunesmith: resuming from {last}", file=sys.stderr)
+        log.info("resuming from %s", last)
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     best_path = best.best_model_path
     if best_path and Path(best_path).exists() and not fast_dev_run:
@@ -208,5 +209,5 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
         try:
             training_curves_png(metrics, out / "curves.png", title=f"transform ({cfg['model']['arch']})")
         except Exception as exc:  # a plotting hiccup must not lose a trained model
-            print(f"tunesmith: could not draw curves ({exc})", file=sys.stderr)
+            log.warning("could not draw curves (%s)", exc)
     return exported
