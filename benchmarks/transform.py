@@ -70,7 +70,7 @@ def train_variant(arch: str, data: Path, runs: Path, minutes: float, reuse: bool
     ckpt = runs / arch / "transform.pt"
     if reuse and ckpt.exists():
         return ckpt
-    from tunesmith.transform.train import train
+    from tunesmith.transform.training import train
 
     print(f"training {arch} for {minutes} min ...", file=sys.stderr)
     return train(data, REPO / "configs" / "transform.yaml", out_dir=runs / arch, resume=reuse,
@@ -121,7 +121,7 @@ def memory_check(clip: np.ndarray, sr: int, checkpoint: Path, minutes: float = 1
             for _ in range(reps):
                 f.write(clip)
         code = ("import sys, time, torch; torch.set_num_threads(2); "
-                "from tunesmith.transform.convert import Converter, convert_file; "
+                "from tunesmith.transform.conversion import Converter, convert_file; "
                 "t = time.perf_counter(); convert_file(sys.argv[1], sys.argv[2], Converter(sys.argv[3])); "
                 "print(time.perf_counter() - t)")
         (secs,), rss = run_measured(code, str(src), str(dst), str(checkpoint))
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     for name, token in zip(variants, tokens):
         ckpts[name] = train_variant(token, args.data / "train", args.runs, minutes, args.reuse)
 
-    from tunesmith.transform.convert import Converter
+    from tunesmith.transform.conversion import Converter
     from tunesmith.transform.invert import griffinlim, invert_with_phase, stft
 
     torch.set_num_threads(2)

@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
 
     from tunesmith.audio import load
-    from tunesmith.transform.convert import Converter
+    from tunesmith.transform.conversion import Converter
     from tunesmith.transform.data import load_pairs
 
     names = args.names.split(",") if args.names else [c.stem for c in args.checkpoints]

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from tunesmith.transform.train import train
+    from tunesmith.transform.training import train
 
     torch.set_num_threads(args.threads)
     if not args.data.exists() and args.data == ap.get_default("data"):

@@ -30,7 +30,7 @@ def test_override_scheme_and_unknown_names(monkeypatch, tmp_path):
 
 
 def test_a_missing_override_is_reported_by_name(monkeypatch, tmp_path):
-    from tunesmith.transform.train import load_checkpoint
+    from tunesmith.transform.training import load_checkpoint
 
     monkeypatch.setenv("TUNESMITH_MODEL_TRANSFORM", str(tmp_path / "gone.pt"))
     with pytest.raises(CheckpointError, match="gone.pt"):
@@ -51,7 +51,7 @@ def test_every_shipped_checkpoint_loads_with_its_default_loader(name, monkeypatc
 
         assert load_composer(models.path("composer")) is not None
     elif name == "transform":
-        from tunesmith.transform.train import load_checkpoint
+        from tunesmith.transform.training import load_checkpoint
 
         assert not load_checkpoint().training
     else:

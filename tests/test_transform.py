@@ -63,7 +63,7 @@ def pair_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(pair_dir, tmp_path_factory):
-    from tunesmith.transform.train import train
+    from tunesmith.transform.training import train
 
     out = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
@@ -224,7 +224,7 @@ def test_crops_match_whole_file_stft(pair_dir):
 # ----- models ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("arch", ["unet", "lstm", "gan"])
 def test_module_shapes(arch):
-    from tunesmith.transform.train import build_module, load_config
+    from tunesmith.transform.training import build_module, load_config
 
     cfg = load_config(None, {**TINY, "model": {**TINY["model"], "arch": arch}})
     m = build_module(cfg).eval()
@@ -238,7 +238,7 @@ def test_module_shapes(arch):
 
 def test_input_floor_makes_digital_zeros_and_faint_noise_alike():
     """With ``input_floor_db``, bins below the floor (codec zeros vs a faint noise floor) give the same output."""
-    from tunesmith.transform.train import build_module, load_config
+    from tunesmith.transform.training import build_module, load_config
 
     torch.manual_seed(0)
     cfg = load_config(None, {**TINY, "model": {**TINY["model"], "input_floor_db": -80.0}})
@@ -254,7 +254,7 @@ def test_input_floor_makes_digital_zeros_and_faint_noise_alike():
 
 
 def test_training_smoke_and_checkpoint_roundtrip(tiny_ckpt, tmp_path):
-    from tunesmith.transform.train import load_checkpoint
+    from tunesmith.transform.training import load_checkpoint
 
     payload = torch.load(tiny_ckpt, weights_only=True)
     assert payload["sr"] == SR and payload["config"]["features"]["n_fft"] == 512
@@ -274,7 +274,7 @@ def test_training_smoke_and_checkpoint_roundtrip(tiny_ckpt, tmp_path):
 
 @pytest.mark.parametrize("arch", ["lstm", "gan"])
 def test_fast_dev_run_variants(pair_dir, tmp_path, arch):
-    from tunesmith.transform.train import load_checkpoint, train
+    from tunesmith.transform.training import load_checkpoint, train
 
     # The loss goes through two differentiable Griffin-Lim steps here (the default recipe's path).
     path = train(pair_dir, TINY, out_dir=tmp_path, quiet=True, fast_dev_run=True, model={"arch": arch},
@@ -285,7 +285,7 @@ def test_fast_dev_run_variants(pair_dir, tmp_path, arch):
 
 # ----- conversion --------------------------------------------------------------------------------
 def test_chunked_conversion_is_seamless(tiny_ckpt):
-    from tunesmith.transform.convert import Converter
+    from tunesmith.transform.conversion import Converter
     from tunesmith.transform.metrics import log_spectral_distance
 
     x = synthesize(melody(5, n=40), SR).samples  # ~15 s
@@ -333,9 +333,9 @@ def test_cli_train_and_convert(pair_dir, tiny_ckpt, tmp_path, capsys):
 def test_default_checkpoint_converts_demo_toward_violin():
     """The shipped model moves a demo piano clip toward its violin render (LSD below identity)."""
     from tunesmith.audio import load
-    from tunesmith.transform.convert import Converter
+    from tunesmith.transform.conversion import Converter
     from tunesmith.transform.metrics import log_spectral_distance
-    from tunesmith.transform.train import default_checkpoint
+    from tunesmith.transform.training import default_checkpoint
 
     from pathlib import Path
 
@@ -352,7 +352,7 @@ def test_default_checkpoint_converts_demo_toward_violin():
 
 @pytest.mark.parametrize("inversion", ["input-phase", "gl"])
 def test_input_shorter_than_one_frame_converts(tiny_ckpt, inversion):
-    from tunesmith.transform.convert import Converter
+    from tunesmith.transform.conversion import Converter
 
     x = (0.3 * np.sin(np.arange(10))).astype(np.float32)  # 10 samples, far below n_fft
     y = Converter(tiny_ckpt, inversion=inversion, n_iter=4)(x)

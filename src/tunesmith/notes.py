@@ -16,15 +16,28 @@ JSON (.json)               :func:`json_to_note_sequence`, :func:`note_sequence_t
 :func:`load_notes` and :func:`save_notes` dispatch on the extension. MIDI is read
 and written with ``mido`` (fast); the notation formats go through ``music21``.
 
+A file may hold several pieces (an ABC book of tunes, a MusicXML opus, a
+multi-movement kern file): :func:`load_pieces` returns all of them, each named
+``"<file stem>#<index> <title>"`` (index from 1, in file order), with the ones
+that could not be read listed and the reason; :func:`load_notes` reads one piece
+(the first unless ``piece=`` says which) and logs how many the file holds. ABC
+books are split on their ``X:`` lines and the tunes parsed in a process pool,
+without music21's beaming (notation only: pitches and durations are the same).
+
 Times are in seconds. A sequence is *quantised* when every note also carries
 ``onset_beats`` and ``duration_beats`` (quarter notes); :func:`quantize` makes a
 quantised copy and never changes its input.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import logging
+import os
+import re
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,12 +47,15 @@ import numpy as np
 from tunesmith.errors import NotesError, QuantizationError
 from tunesmith.io import atomic_path, atomic_write_text
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "Note", "NoteSequence", "note_name", "name_to_midi", "hz_to_midi", "midi_to_hz", "quantize",
     "load_notes", "save_notes", "midi_to_note_sequence", "note_sequence_to_midi",
     "music21_to_note_sequence", "note_sequence_to_music21", "note_sequence_to_musicxml",
     "csv_to_note_sequence", "note_sequence_to_csv", "json_to_note_sequence", "note_sequence_to_json",
     "parse_key", "parse_music21_file", "DEFAULT_TEMPO", "CSV_COLUMNS",
+    "Pieces", "load_pieces", "split_abc_book", "quiet_music21", "pickup_beats",
 ]
 
 DEFAULT_TEMPO = 120.0
@@ -417,26 +433,253 @@ def note_sequence_to_midi(seq: NoteSequence, path: str | Path, *, program: int |
 
 
 # ----------------------------------------------------------------------------- music21 formats
-def parse_music21_file(path: Path):
-    """Parse a symbolic file (MusicXML, ABC, kern, MIDI...) with music21; the first tune of an ABC book.
+ABC_POOL_MIN_TUNES = 24        # fewer tunes than this are parsed in this process (a pool costs ~1 s to start)
+ABC_HEADER_FIELDS = re.compile(r"^(?:[A-JL-SU-WYZa-z]:|%%)")   # file-header lines every tune inherits (not K:, T:, X:)
+_ABC_TUNE_START = re.compile(r"^X:", re.MULTILINE)
 
-    Raises :class:`~tunesmith.errors.NotesError` (one line naming the file) when music21 cannot read it.
+
+@contextlib.contextmanager
+def quiet_music21():
+    """Keep music21 quiet while it reads or writes a file.
+
+    Its Python warnings, the lines its environment ``warn`` writes to stderr
+    and anything it prints (beaming complaints, "MusicXMLWarning: ...") are
+    collected and logged at DEBUG on ``tunesmith.notes``, so that a verb's
+    standard output holds only its own results.
     """
+    out, err = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                yield
+        finally:
+            said = [str(w.message) for w in caught] + [t for t in (out.getvalue(), err.getvalue()) if t.strip()]
+            for text in said:
+                log.debug("music21: %s", " ".join(text.split())[:300])
+
+
+@contextlib.contextmanager
+def _without_beams():
+    """music21 without ``makeBeams`` (about 70 % of its ABC parsing time; beams are notation only)."""
+    from music21 import stream
+
+    original = stream.Stream.makeBeams
+
+    def no_beams(self, *args, inPlace=False, **kwargs):
+        return None if inPlace else self
+
+    stream.Stream.makeBeams = no_beams
+    try:
+        yield
+    finally:
+        stream.Stream.makeBeams = original
+
+
+def _one_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
+
+
+def parse_music21_file(path: Path):
+    """Parse a symbolic file (MusicXML, ABC, kern, MIDI...) with music21: its first piece.
+
+    ABC books and other collections hold several pieces; :func:`load_pieces`
+    reads them all. Raises :class:`~tunesmith.errors.NotesError` (one line
+    naming the file) when music21 cannot read it.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".abc":  # the first tune only: no need to parse the whole book
+        return _abc_score(path, 1)
+    return _music21_scores(path)[0]
+
+
+def _read_abc(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return path.read_text(encoding="latin-1")  # older ABC books are Latin-1
+
+
+def _abc_score(path: Path, index: int):
+    """The ``index``-th tune (from 1) of an ABC file as a music21 score."""
     import music21
 
-    path = Path(path)
+    tunes = split_abc_book(_read_abc(path))
+    if not 1 <= index <= len(tunes):
+        raise NotesError(f"piece {index} does not exist ({len(tunes)} tunes)", path)
+    try:
+        with quiet_music21(), _without_beams():
+            score = music21.converter.parse(tunes[index - 1][1], format="abc")
+    except Exception as exc:  # noqa: BLE001 - music21 raises anything on malformed files
+        raise NotesError(f"cannot parse tune {index} ({_one_line(exc)})", path) from None
+    return score.scores[0] if isinstance(score, music21.stream.Opus) else score
+
+
+def _music21_scores(path: Path) -> list:
+    """Every score music21 finds in ``path`` (an Opus gives its scores); NotesError when none."""
+    import music21
 
     fmt = {".abc": "abc", ".krn": "humdrum"}.get(path.suffix.lower())
     try:
-        obj = music21.converter.parse(str(path), format=fmt) if fmt else music21.converter.parse(str(path))
-    except Exception as exc:
-        raise NotesError(f"cannot parse ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})", path) from None
-    if isinstance(obj, music21.stream.Opus):  # ABC books hold several tunes: take the first
-        scores = list(obj.scores)
-        if not scores:
-            raise NotesError("contains no tunes", path)
-        obj = scores[0]
-    return obj
+        with quiet_music21():
+            obj = music21.converter.parse(str(path), format=fmt) if fmt else music21.converter.parse(str(path))
+    except Exception as exc:  # noqa: BLE001 - music21 raises anything on malformed files
+        raise NotesError(f"cannot parse ({_one_line(exc)})", path) from None
+    scores = list(obj.scores) if isinstance(obj, music21.stream.Opus) else [obj]
+    if not scores:
+        raise NotesError("contains no pieces", path)
+    return scores
+
+
+def split_abc_book(text: str) -> list[tuple[str, str]]:
+    """Split ABC text into tunes on its ``X:`` lines: ``[(title, tune_text), ...]`` in file order.
+
+    The file header (the lines before the first ``X:``) is repeated in front of
+    each tune's text, apart from its ``K:``/``T:`` lines, so that defaults such
+    as ``L:`` or ``M:`` still apply. The title is the tune's first ``T:`` field
+    (empty when it has none). Text without an ``X:`` line is one tune.
+    """
+    starts = [m.start() for m in _ABC_TUNE_START.finditer(text)]
+    if not starts:
+        return [(_abc_title(text), text)]
+    header = "".join(line + "\n" for line in text[:starts[0]].splitlines() if ABC_HEADER_FIELDS.match(line))
+    bounds = zip(starts, starts[1:] + [len(text)])
+    return [(_abc_title(text[a:b]), header + text[a:b]) for a, b in bounds]
+
+
+def _abc_title(tune: str) -> str:
+    m = re.search(r"^T:(.*)$", tune, re.MULTILINE)
+    return m.group(1).strip() if m else ""
+
+
+def _piece_name(stem: str, index: int, title: str, n_pieces: int) -> str:
+    """``stem`` for a file with one piece, else ``stem#index title`` (index from 1)."""
+    if n_pieces == 1:
+        return stem
+    return f"{stem}#{index} {title}".rstrip()
+
+
+def _abc_tune_to_sequence(job: tuple[str, str, object]) -> tuple[NoteSequence | None, float, str | None]:
+    """Worker: (tune text, piece name, part) -> (sequence, pickup beats, None) or (None, 0, reason)."""
+    import music21
+
+    text, name, part = job
+    try:
+        with quiet_music21(), _without_beams():
+            score = music21.converter.parse(text, format="abc")
+            if isinstance(score, music21.stream.Opus):
+                score = score.scores[0]
+            seq = music21_to_note_sequence(score, part=part, name=name)
+            pickup = pickup_beats(score)
+    except NotesError as exc:
+        return None, 0.0, exc.message
+    except Exception as exc:  # noqa: BLE001 - one bad tune must not lose the book
+        return None, 0.0, f"cannot parse ({_one_line(exc)})"
+    if not len(seq):
+        return None, 0.0, "no notes"
+    return seq, pickup, None
+
+
+@dataclass
+class Pieces:
+    """All the pieces one file holds, in file order, and the ones that could not be read.
+
+    ``sequences[i]`` is a piece (its ``name`` is ``"stem#index title"`` when the
+    file holds several), ``pickups[i]`` its anacrusis in quarter notes (0 when
+    none or unknown), and ``skipped`` maps the name of each unreadable piece to
+    the reason.
+    """
+
+    path: Path
+    sequences: list[NoteSequence] = field(default_factory=list)
+    pickups: list[float] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def report(self) -> str:
+        """One line: ``FILE: N pieces`` plus the skipped ones and why."""
+        line = f"{self.path}: {len(self.sequences)} piece{'s' if len(self.sequences) != 1 else ''}"
+        if self.skipped:
+            line += f", {len(self.skipped)} skipped (" + "; ".join(f"{k}: {v}" for k, v in self.skipped.items()) + ")"
+        return line
+
+
+def _abc_pieces(path: Path, part, workers: int | None, limit: int | None) -> Pieces:
+    tunes = split_abc_book(_read_abc(path))
+    jobs = [(tune, _piece_name(path.stem, i, title, len(tunes)), part)
+            for i, (title, tune) in enumerate(tunes[:limit] if limit else tunes, start=1)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if workers == 1 or len(jobs) < ABC_POOL_MIN_TUNES:
+        results = [_abc_tune_to_sequence(j) for j in jobs]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_abc_tune_to_sequence, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    out = Pieces(path)
+    for (_, name, _), (seq, pickup, why) in zip(jobs, results):
+        if seq is None:
+            out.skipped[name] = why or "not read"
+        else:
+            out.sequences.append(seq)
+            out.pickups.append(pickup)
+    return out
+
+
+def load_pieces(path: str | Path, *, track: int | None = None, part: int | str | None = None,
+                workers: int | None = None, limit: int | None = None) -> Pieces:
+    """Every piece in a note file, in file order (see :class:`Pieces`).
+
+    Parameters
+    ----------
+    path : any file :func:`load_notes` reads. ABC books give one piece per
+        ``X:`` tune, music21 opus files one per score; MIDI, CSV and JSON files
+        hold one piece.
+    track, part : MIDI track, or notation part (index or name), as for :func:`load_notes`.
+    workers : processes for parsing the tunes of a large ABC book (default: all cores).
+    limit : read only the first ``limit`` pieces.
+
+    Raises :class:`~tunesmith.errors.NotesError` when the file itself cannot be
+    read; a piece that cannot be read is listed in ``Pieces.skipped``. A file
+    none of whose pieces can be read raises too.
+    """
+    path = Path(path)
+    _check_readable(path)
+    ext = path.suffix.lower()
+    if ext == ".abc":
+        out = _abc_pieces(path, part, workers, limit)
+    elif ext in _MUSIC21_EXT:
+        scores = _music21_scores(path)[:limit] if limit else _music21_scores(path)
+        out = Pieces(path)
+        for i, score in enumerate(scores, start=1):
+            title = (score.metadata.title if getattr(score, "metadata", None) else None) or ""
+            name = _piece_name(path.stem, i, title, len(scores))
+            try:
+                seq = music21_to_note_sequence(score, part=part, name=name)
+            except NotesError as exc:
+                out.skipped[name] = exc.message
+                continue
+            out.sequences.append(seq)
+            out.pickups.append(pickup_beats(score))
+    else:
+        out = Pieces(path, [load_notes(path, track=track)], [0.0])
+    if not out.sequences:
+        first = next(iter(out.skipped.items()), ("", "no pieces"))
+        raise NotesError(f"none of its {len(out.skipped)} pieces could be read (first: {first[0]}: {first[1]})"
+                         if len(out.skipped) > 1 else first[1], path)
+    return out
+
+
+def pickup_beats(score) -> float:
+    """Length (quarter notes) of the part of the first bar that an anacrusis leaves out (0 when none)."""
+    try:
+        parts = list(score.parts) or [score]
+        measures = list(parts[0].getElementsByClass("Measure"))
+        return float(measures[0].paddingLeft) if measures else 0.0
+    except Exception:  # noqa: BLE001 - metadata only; a score without bars simply has none
+        return 0.0
 
 
 def music21_to_note_sequence(source, part: int | str | None = None, *, name: str | None = None) -> NoteSequence:
@@ -445,10 +688,9 @@ def music21_to_note_sequence(source, part: int | str | None = None, *, name: str
     ``part`` selects a part by index or name (e.g. ``"Soprano"``); by default the
     part named Soprano if there is one, else the first part. Chords give their
     top note, ties are joined, grace notes are skipped. Seconds come from the
-    first metronome mark (120 BPM when none).
+    first metronome mark (120 BPM when none). A score music21 builds but that
+    cannot be read as notes raises :class:`~tunesmith.errors.NotesError`.
     """
-    import music21
-
     path = None
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -456,20 +698,34 @@ def music21_to_note_sequence(source, part: int | str | None = None, *, name: str
             raise NotesError("no such file", path)
         source = parse_music21_file(path)
         name = name or path.stem
-    score = source
+    try:
+        return _score_to_sequence(source, part, name, path)
+    except NotesError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - malformed scores break music21 in many ways; one line names the file
+        raise NotesError(f"cannot read its notes ({_one_line(exc)})", path or name) from None
+
+
+def _part_name(p) -> str:
+    return (getattr(p, "partName", None) or "").lower()
+
+
+def _score_to_sequence(score, part, name, path) -> NoteSequence:
+    import music21
+
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
     if part is None:
-        chosen = next((p for p in parts if (p.partName or "").lower().startswith("soprano")), parts[0])
+        chosen = next((p for p in parts if _part_name(p).startswith("soprano")), parts[0])
     elif isinstance(part, int):
         if not -len(parts) <= part < len(parts):
             raise NotesError(f"part {part} does not exist ({len(parts)} parts)", path)
         chosen = parts[part]
     else:
-        matches = [p for p in parts if (p.partName or "").lower() == part.lower()]
+        matches = [p for p in parts if _part_name(p) == part.lower()]
         if not matches:
             raise NotesError(f"no part named {part!r}", path)
         chosen = matches[0]
-    flat = chosen.stripTies().flatten()
+    flat = chosen.flatten()
     marks = list(score.flatten().getElementsByClass(music21.tempo.MetronomeMark))
     tempo = float(marks[0].getQuarterBPM()) if marks and marks[0].number else DEFAULT_TEMPO
     ts_objs = list(flat.getElementsByClass(music21.meter.TimeSignature))
@@ -480,17 +736,38 @@ def music21_to_note_sequence(source, part: int | str | None = None, *, name: str
         k = keys[0]
         k = k if isinstance(k, music21.key.Key) else k.asKey("major")
         key = f"{k.tonic.name.replace('-', 'b')} {k.mode}"
-    spb = 60.0 / tempo
-    notes = []
-    for el in flat.notes:
+    seq = NoteSequence(_join_ties(flat.notes, 60.0 / tempo), tempo=tempo, time_signature=ts, key=key, name=name)
+    return seq.melody() if not seq.is_monophonic(tolerance=1e-6) else seq
+
+
+def _join_ties(elements, spb: float) -> list[Note]:
+    """Notes of music21 notes/chords (top note of a chord) in order, tied notes joined into one.
+
+    A note whose tie continues or stops one that is still open at the same
+    pitch, and that starts where the open one ends, lengthens it (what
+    music21's ``stripTies`` does, without its deep copy of the score). Grace
+    notes and empty durations are skipped. ``spb``: seconds per quarter note.
+    """
+    notes: list[Note] = []
+    open_ties: dict[int, int] = {}  # MIDI pitch -> index in notes of a note whose tie goes on
+    for el in elements:
         if el.duration.isGrace or el.quarterLength <= 0:
             continue
         midi = max(p.midi for p in el.pitches) if el.isChord else el.pitch.midi
         on, dur = float(el.offset), float(el.quarterLength)
-        vel = el.volume.velocity if el.volume.velocity is not None else 80
-        notes.append(Note(float(midi), on * spb, (on + dur) * spb, int(vel), on, dur))
-    seq = NoteSequence(notes, tempo=tempo, time_signature=ts, key=key, name=name)
-    return seq.melody() if not seq.is_monophonic(tolerance=1e-6) else seq
+        tie = el.tie.type if el.tie is not None else None
+        k = open_ties.pop(midi, None)
+        if k is not None and tie in ("continue", "stop") and abs(notes[k].onset_beats + notes[k].duration_beats
+                                                                   - on) < 1e-6:
+            prev = notes[k]
+            notes[k] = replace(prev, offset=(on + dur) * spb, duration_beats=prev.duration_beats + dur)
+        else:
+            vel = el.volume.velocity if el.volume.velocity is not None else 80
+            notes.append(Note(float(midi), on * spb, (on + dur) * spb, int(vel), on, dur))
+            k = len(notes) - 1
+        if tie in ("start", "continue"):
+            open_ties[midi] = k
+    return notes
 
 
 def note_sequence_to_music21(seq: NoteSequence, *, grid: float = 0.25, title: str | None = None):
@@ -534,11 +811,15 @@ def note_sequence_to_music21(seq: NoteSequence, *, grid: float = 0.25, title: st
 
 
 def note_sequence_to_musicxml(seq: NoteSequence, path: str | Path, *, grid: float = 0.25) -> Path:
-    """Write ``seq`` as MusicXML (atomically), quantising to ``grid`` quarter notes if needed."""
+    """Write ``seq`` as MusicXML to exactly ``path`` (atomically), quantising to ``grid`` quarter notes if needed.
+
+    Returns ``path``: the file written, whatever its suffix (``.musicxml``, ``.xml``).
+    """
     score = note_sequence_to_music21(seq, grid=grid, title=seq.name or Path(path).stem)
-    with atomic_path(Path(path).with_suffix(".musicxml") if Path(path).suffix.lower() == ".xml"
-                     else path) as tmp:
-        score.write("musicxml", fp=str(tmp))
+    with atomic_path(path) as tmp:
+        written = score.write("musicxml", fp=str(tmp))
+        if Path(written) != tmp:  # music21 may pick its own name; the caller's path is what counts
+            Path(written).replace(tmp)
     return Path(path)
 
 
@@ -627,20 +908,45 @@ _READERS = {
 _MUSIC21_EXT = (".musicxml", ".xml", ".mxl", ".abc", ".krn")
 
 
-def load_notes(path: str | Path, *, track: int | None = None, part: int | str | None = None) -> NoteSequence:
-    """Read any symbolic file tunesmith knows, by extension (see the module table)."""
-    path = Path(path)
-    ext = path.suffix.lower()
+def _check_readable(path: Path) -> None:
     if not path.exists():
         raise NotesError("no such file", path)
     if path.stat().st_size == 0:
         raise NotesError("empty file (0 bytes)", path)
+
+
+def load_notes(path: str | Path, *, track: int | None = None, part: int | str | None = None,
+               piece: int | None = None) -> NoteSequence:
+    """Read one piece of any symbolic file tunesmith knows, by extension (see the module table).
+
+    ``piece`` (from 1) picks a piece of a collection (an ABC book, an opus);
+    by default the first, and a file that holds more says so in the log
+    (:func:`load_pieces` reads them all).
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    _check_readable(path)
     if ext in (".mid", ".midi"):
         return midi_to_note_sequence(path, track=track)
     if ext in _READERS:
         return _READERS[ext](path)
+    if ext == ".abc":
+        tunes = split_abc_book(_read_abc(path))
+        if len(tunes) > 1 and piece is None:
+            log.info("%s holds %d tunes; reading the first (tunesmith.notes.load_pieces reads all)", path, len(tunes))
+        index = piece or 1
+        score = _abc_score(path, index)
+        return music21_to_note_sequence(score, part=part, name=_piece_name(path.stem, index, tunes[index - 1][0],
+                                                                            len(tunes)))
     if ext in _MUSIC21_EXT:
-        return music21_to_note_sequence(path, part=part)
+        scores = _music21_scores(path)
+        if len(scores) > 1 and piece is None:
+            log.info("%s holds %d pieces; reading the first (tunesmith.notes.load_pieces reads all)", path, len(scores))
+        index = piece or 1
+        if not 1 <= index <= len(scores):
+            raise NotesError(f"piece {index} does not exist ({len(scores)} pieces)", path)
+        return music21_to_note_sequence(scores[index - 1], part=part,
+                                        name=path.stem if len(scores) == 1 else f"{path.stem}#{index}")
     raise NotesError(f"unknown note file type {ext!r} (expected .mid, .musicxml, .mxl, .abc, .krn, .csv or .json)", path)
 
 

@@ -61,8 +61,9 @@ def register_train(train_sub) -> None:
     t.add_argument("--data", required=True, metavar="DIR", nargs="+", help="folder(s) or files of songs")
     t.add_argument("--valid-data", default=None, metavar="DIR", nargs="+",
                    help="explicit validation songs (default: hold out a share of --data by song)")
-    t.add_argument("--config", default=None, metavar="YAML", help="configuration (default: built-in = "
-                                                                   "configs/composer.yaml)")
+    t.add_argument("--config", default=None, metavar="YAML",
+                   help="configuration (default: the built-in tunesmith.compose.train.DEFAULTS, the same values "
+                        "as configs/composer.yaml, the shipped model's recipe)")
     t.add_argument("-o", "--out-dir", default="runs/composer", metavar="OUT_DIR",
                    help="run folder: checkpoints, config, metrics.csv, training_curves.png")
     t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.ckpt")

@@ -58,7 +58,7 @@ def run_convert(args) -> int:
     from tunesmith.cli.common import iter_inputs, print_settings, run_batch
     from tunesmith.errors import TunesmithError
     from tunesmith.io import AUDIO_EXTENSIONS, output_path
-    from tunesmith.transform.convert import Converter, convert_file
+    from tunesmith.transform.conversion import Converter, convert_file
 
     if args.chunk_s <= 0:
         raise TunesmithError(f"--chunk-s must be positive, got {args.chunk_s}")
@@ -78,7 +78,7 @@ def run_convert(args) -> int:
 
 def run_train(args) -> int:
     from tunesmith.cli.common import print_settings
-    from tunesmith.transform.train import load_config, train
+    from tunesmith.transform.training import load_config, train
 
     overrides: dict = {"model": {}, "trainer": {}, "data": {}}
     if args.arch:

@@ -1,12 +1,16 @@
 """Songs → token melodies: parsing any file tunesmith reads, an on-disk cache, and the DataModule.
 
-* :func:`load_melody` reads one file (audio is transcribed, MIDI gives its
+* :func:`load_melody` reads one song (audio is transcribed, MIDI gives its
   melody track, notation formats go through music21) and returns a quantised
-  monophonic :class:`~tunesmith.notes.NoteSequence` plus the anacrusis length.
-* :func:`load_corpus` turns a list of files into :class:`TokenMelody` objects,
-  in parallel with a progress bar, caching each file under the SHA-1 of its
-  bytes and the parsing parameters: a second run re-parses nothing, and an
-  interrupted run resumes where it stopped. Bad files are listed, never fatal.
+  monophonic :class:`~tunesmith.notes.NoteSequence` plus the anacrusis length;
+  :func:`load_melodies` reads every piece of a file (each tune of an ABC book,
+  each score of an opus).
+* :func:`load_corpus` turns a list of files into :class:`TokenMelody` objects
+  (all the pieces of each file), in parallel with a progress bar, caching each
+  file under the SHA-1 of its bytes and the parsing parameters: a second run
+  re-parses nothing, and an interrupted run resumes where it stopped. Bad files
+  and bad pieces are listed, never fatal; a report says how many pieces each
+  file gave.
 * :class:`ComposerDataModule` only loads and splits (by song, never by window);
   random transposition is done by the training dataset.
 """
@@ -33,10 +37,10 @@ from tunesmith.io import AUDIO_EXTENSIONS, SYMBOLIC_EXTENSIONS, atomic_path, ato
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_melody", "load_corpus", "melody_files", "split_by_song", "ComposerDataModule",
+__all__ = ["load_melody", "load_melodies", "load_corpus", "melody_files", "split_by_song", "ComposerDataModule",
            "MelodyDataset", "collate", "DUR_BOS", "IGNORE", "CACHE_VERSION"]
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3              # 3: a file caches all its pieces
 DUR_BOS = N_DURATIONS          # duration input token meaning "start of melody"
 IGNORE = -100                  # padded targets
 SNAP_GRID = 1.0 / 12.0         # symbolic onsets/durations snap to 1/12 quarter note
@@ -130,13 +134,47 @@ def load_melody(path: str | Path, *, track: int | None = None):
 
 
 def _pickup_beats(score) -> float:
-    """Length (quarter notes) of the part of the first bar that an anacrusis leaves out."""
-    try:
-        parts = list(score.parts) or [score]
-        measures = list(parts[0].getElementsByClass("Measure"))
-        return float(measures[0].paddingLeft) if measures else 0.0
-    except Exception:  # noqa: BLE001 - metadata only; a score without bars simply has none
-        return 0.0
+    from tunesmith.notes import pickup_beats
+
+    return pickup_beats(score)
+
+
+def _as_melody(seq, path: Path):
+    if not len(seq):
+        raise NotesError("no notes found", path)
+    if not seq.is_quantized:
+        from tunesmith.notes import quantize
+
+        seq = quantize(seq, tempo=seq.tempo or 120.0, grid=AUDIO_GRID)
+    return _snap(seq.melody())
+
+
+def load_melodies(path: str | Path, *, track: int | None = None, workers: int | None = 1):
+    """Every piece of one song file: ``([(seq, pickup_beats), ...], {piece name: why skipped})``.
+
+    Notation files may hold many pieces (an ABC book gives one per tune, named
+    ``"book#3 title"``, see :func:`tunesmith.notes.load_pieces`); audio, MIDI,
+    CSV and JSON give one, as :func:`load_melody`. ``workers``: processes for
+    the tunes of a large ABC book. Raises like :func:`load_melody` when the
+    file itself, or every piece in it, cannot be used.
+    """
+    from tunesmith.notes import load_pieces
+
+    path = Path(path)
+    if path.suffix.lower() not in _MUSIC21_EXT:
+        return [load_melody(path, track=track)], {}
+    if not path.exists():
+        raise NotesError("no such file", path)
+    pieces = load_pieces(path, workers=workers)
+    out, skipped = [], dict(pieces.skipped)
+    for seq, pickup in zip(pieces.sequences, pieces.pickups):
+        try:
+            out.append((_as_melody(seq, path), pickup))
+        except TunesmithError as exc:
+            skipped[seq.name or path.stem] = exc.message
+    if not out:
+        raise NotesError(f"none of its {len(skipped)} pieces has usable notes", path)
+    return out, skipped
 
 
 # ----------------------------------------------------------------------------- cache
@@ -152,19 +190,27 @@ def default_cache_dir() -> Path:
     return Path(root) / "composer"
 
 
-def _parse_to_cache(path: str, params: dict, cache_dir: str) -> tuple[str, str | None]:
-    """Worker: parse one file and write ``<key>.npz`` (or ``<key>.err`` with the reason)."""
+def _parse_to_cache(path: str, params: dict, cache_dir: str, workers: int | None = 1) -> tuple[str, str | None]:
+    """Worker: parse every piece of one file and write ``<key>.npz`` (or ``<key>.err`` with the reason).
+
+    The archive holds melody ``i`` as ``pitch_i``, ``dur_i``, ``pos_i``,
+    ``info_i`` and a JSON ``meta`` with one entry per melody plus the skipped pieces.
+    """
     path_ = Path(path)
     key = _cache_key(path_, params)
     target = Path(cache_dir) / f"{key}.npz"
     try:
-        seq, pickup = load_melody(path_, track=params.get("track"))
-        mel = encode(seq, key_normalize=params["key_normalize"], pickup_beats=pickup)
-        meta = json.dumps({"key": mel.key, "tempo": mel.tempo, "time_signature": mel.time_signature,
-                           "name": mel.name, "path": str(path_)})
+        found, skipped = load_melodies(path_, track=params.get("track"), workers=workers)
+        arrays, metas = {}, []
+        for i, (seq, pickup) in enumerate(found):
+            mel = encode(seq, key_normalize=params["key_normalize"], pickup_beats=pickup)
+            arrays.update({f"{k}_{i}": v for k, v in mel.to_dict().items()})
+            metas.append({"key": mel.key, "tempo": mel.tempo, "time_signature": mel.time_signature,
+                          "name": mel.name})
+        meta = json.dumps({"melodies": metas, "skipped": skipped, "path": str(path_)})
         with atomic_path(target) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, meta=np.array(meta), **mel.to_dict())
+                np.savez(fh, meta=np.array(meta), **arrays)
         return path, None
     except (TranscriberMissing, CheckpointError) as exc:  # not the file's fault: retried next time
         return path, exc.message
@@ -178,17 +224,22 @@ def _parse_to_cache(path: str, params: dict, cache_dir: str) -> tuple[str, str |
         return path, msg
 
 
-def _read_cached(path: Path, params: dict, cache_dir: Path) -> TokenMelody | str | None:
+def _read_cached(path: Path, params: dict, cache_dir: Path) -> tuple[list[TokenMelody], dict] | str | None:
+    """The cached pieces of ``path``: ``(melodies, skipped pieces)``, the reason it failed, or None (not cached)."""
     key = _cache_key(path, params)
     npz, err = cache_dir / f"{key}.npz", cache_dir / f"{key}.err"
     if npz.exists():
+        melodies = []
         with np.load(npz) as z:
             meta = json.loads(str(z["meta"]))
-            shift, bar, start = (int(v) for v in z["info"])
-            ts = tuple(meta["time_signature"]) if meta.get("time_signature") else None
-            return TokenMelody(z["pitch"].copy(), z["dur"].copy(), z["pos"].copy(), shift=shift, bar_ticks=bar,
-                               start_tick=start, key=meta.get("key"), tempo=meta.get("tempo"),
-                               time_signature=ts, name=meta.get("name"), meta={"path": str(path)})
+            for i, m in enumerate(meta["melodies"]):
+                shift, bar, start = (int(v) for v in z[f"info_{i}"])
+                ts = tuple(m["time_signature"]) if m.get("time_signature") else None
+                melodies.append(TokenMelody(z[f"pitch_{i}"].copy(), z[f"dur_{i}"].copy(), z[f"pos_{i}"].copy(),
+                                            shift=shift, bar_ticks=bar, start_tick=start, key=m.get("key"),
+                                            tempo=m.get("tempo"), time_signature=ts, name=m.get("name"),
+                                            meta={"path": str(path)}))
+        return melodies, dict(meta.get("skipped") or {})
     if err.exists():
         return err.read_text().strip()
     return None
@@ -196,12 +247,17 @@ def _read_cached(path: Path, params: dict, cache_dir: Path) -> TokenMelody | str
 
 def load_corpus(files, *, track: int | None = None, key_normalize: bool = True,
                 cache_dir: str | Path | None = None, workers: int | None = None,
-                parse: bool = True, progress: bool = True) -> tuple[list[TokenMelody], dict[str, str]]:
-    """Parse (or read from the cache) every file; returns ``(melodies, failed {path: reason})``.
+                parse: bool = True, progress: bool = True,
+                report: dict | None = None) -> tuple[list[TokenMelody], dict[str, str]]:
+    """Parse (or read from the cache) every piece of every file; returns ``(melodies, failed {path: reason})``.
 
     Uncached files are parsed by ``workers`` processes (default: all cores) with
-    a progress bar. Each file is cached as soon as it is done, so an interrupted
-    run resumes. With ``parse=False`` only the cache is read.
+    a progress bar (one file alone, e.g. a large ABC book, spreads its tunes
+    over the processes instead). Each file is cached as soon as it is done, so
+    an interrupted run resumes. With ``parse=False`` only the cache is read.
+    ``report``, when given, is filled with ``{path: {"pieces": n, "skipped":
+    {piece: reason}}}`` for every usable file; files holding several pieces, or
+    with skipped ones, are also logged one line each.
     """
     from tqdm.auto import tqdm
 
@@ -213,11 +269,12 @@ def load_corpus(files, *, track: int | None = None, key_normalize: bool = True,
     cache.mkdir(parents=True, exist_ok=True)
     todo = [f for f in files if _read_cached(f, params, cache) is None]
     if todo and parse:
-        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-        bar = tqdm(total=len(todo), desc="parsing songs", unit="song", disable=not progress, file=sys.stderr)
+        all_cores = workers or os.cpu_count() or 1
+        workers = max(1, min(all_cores, len(todo)))
+        bar = tqdm(total=len(todo), desc="parsing songs", unit="file", disable=not progress, file=sys.stderr)
         if workers == 1:
             for f in todo:
-                _parse_to_cache(str(f), params, str(cache))
+                _parse_to_cache(str(f), params, str(cache), workers=all_cores)
                 bar.update()
         else:
             with ProcessPoolExecutor(workers) as pool:
@@ -228,8 +285,13 @@ def load_corpus(files, *, track: int | None = None, key_normalize: bool = True,
     melodies, failed = [], {}
     for f in files:
         got = _read_cached(f, params, cache)
-        if isinstance(got, TokenMelody):
-            melodies.append(got)
+        if isinstance(got, tuple):
+            melodies.extend(got[0])
+            if report is not None:
+                report[str(f)] = {"pieces": len(got[0]), "skipped": got[1]}
+            if progress and (len(got[0]) > 1 or got[1]):
+                log.info("%s: %d pieces%s", f, len(got[0]), f", {len(got[1])} skipped (" + "; ".join(
+                    f"{k}: {v}" for k, v in got[1].items()) + ")" if got[1] else "")
         elif got is None and not parse:
             failed[str(f)] = "not parsed yet"
         elif got is None:
@@ -239,7 +301,8 @@ def load_corpus(files, *, track: int | None = None, key_normalize: bool = True,
     if failed and progress:
         for f, why in failed.items():
             log.warning("skipped %s: %s", f, why)
-        log.warning("%d of %d songs usable, %d skipped", len(melodies), len(files), len(failed))
+        log.warning("%d of %d files usable (%d pieces), %d skipped", len(files) - len(failed), len(files),
+                    len(melodies), len(failed))
     return melodies, failed
 
 
@@ -358,6 +421,7 @@ class ComposerDataModule(L.LightningDataModule):
         self.train_melodies: list[TokenMelody] = []
         self.valid_melodies: list[TokenMelody] = []
         self.failed: dict[str, str] = {}
+        self.report: dict[str, dict] = {}  # {file: {"pieces": n, "skipped": {piece: reason}}}
 
     def _files(self) -> tuple[list[Path], list[Path]]:
         files = melody_files(self.data)
@@ -367,7 +431,7 @@ class ComposerDataModule(L.LightningDataModule):
 
     def _load(self, files, parse: bool):
         return load_corpus(files, track=self.track, key_normalize=self.key_normalize, cache_dir=self.cache_dir,
-                           workers=self.workers, parse=parse, progress=parse)
+                           workers=self.workers, parse=parse, progress=parse, report=self.report)
 
     def prepare_data(self) -> None:
         train, valid = self._files()

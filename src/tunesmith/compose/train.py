@@ -28,17 +28,19 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULTS", "load_config", "apply_overrides", "train_composer"]
 
+#: The built-in settings: the same values as ``configs/composer.yaml`` (the shipped model's recipe; a test
+#: keeps the two equal).
 DEFAULTS: dict = {
     "seed": 0,
     "data": {"valid_fraction": 0.1, "track": None, "key_normalize": True, "transpose": [0, 0],
-             "seq_len": 256, "batch_size": 32, "cache_dir": None, "workers": None, "num_workers": 0},
+             "seq_len": 256, "batch_size": 16, "cache_dir": None, "workers": None, "num_workers": 0},
     "model": {"pitch_dim": 64, "dur_dim": 32, "pos_dim": 16, "bar_dim": 0, "hidden": 256, "layers": 2,
               "dropout": 0.3},
     "optim": {"lr": 2e-3, "weight_decay": 1e-4, "lr_schedule": "plateau", "duration_weight": 1.0,
-              "plateau_patience": 2},
+              "plateau_patience": 3},
     "trainer": {"max_epochs": 60, "accelerator": "auto", "devices": 1, "gradient_clip_val": 1.0,
                 "log_every_n_steps": 5, "enable_progress_bar": True},
-    "early_stopping": {"patience": 6},
+    "early_stopping": {"patience": 8},
 }
 
 

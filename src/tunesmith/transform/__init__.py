@@ -9,12 +9,14 @@ they want (piano -> violin, dry -> amp, clean -> radio). The pieces:
 * :mod:`tunesmith.transform.model` -- U-Net, bidirectional-LSTM-per-frame and
   GAN (U-Net + patch discriminator) variants in a Lightning module.
 * :mod:`tunesmith.transform.invert` -- batched fast Griffin-Lim and input-phase inversion.
-* :mod:`tunesmith.transform.convert` -- chunked, seamless, bounded-memory conversion.
-* :mod:`tunesmith.transform.train` -- config, training, exported checkpoints.
+* :mod:`tunesmith.transform.conversion` -- chunked, seamless, bounded-memory conversion.
+* :mod:`tunesmith.transform.training` -- config, training, exported checkpoints.
 * :mod:`tunesmith.transform.metrics` -- LSD, multi-resolution STFT and mel-cepstral distances.
 
-Quick use::
+Quick use (``train`` and ``convert`` are functions; their modules are
+:mod:`~tunesmith.transform.training` and :mod:`~tunesmith.transform.conversion`)::
 
+    import tunesmith
     from tunesmith.transform import train, convert
     ckpt = train("pairs/", "configs/transform.yaml", out_dir="runs/transform")
     out = convert(tunesmith.load("new_piano.wav"), ckpt)
@@ -24,12 +26,12 @@ from __future__ import annotations
 from tunesmith._lazy import lazy_getattr
 
 _LAZY = {
-    "train": ("tunesmith.transform.train", "train"),
-    "load_config": ("tunesmith.transform.train", "load_config"),
-    "load_checkpoint": ("tunesmith.transform.train", "load_checkpoint"),
-    "convert": ("tunesmith.transform.convert", "convert"),
-    "convert_file": ("tunesmith.transform.convert", "convert_file"),
-    "Converter": ("tunesmith.transform.convert", "Converter"),
+    "train": ("tunesmith.transform.training", "train"),
+    "load_config": ("tunesmith.transform.training", "load_config"),
+    "load_checkpoint": ("tunesmith.transform.training", "load_checkpoint"),
+    "convert": ("tunesmith.transform.conversion", "convert"),
+    "convert_file": ("tunesmith.transform.conversion", "convert_file"),
+    "Converter": ("tunesmith.transform.conversion", "Converter"),
     "griffinlim": ("tunesmith.transform.invert", "griffinlim"),
     "invert_with_phase": ("tunesmith.transform.invert", "invert_with_phase"),
     "load_pairs": ("tunesmith.transform.data", "load_pairs"),

@@ -61,7 +61,7 @@ class Converter:
     def __init__(self, checkpoint=None, *, inversion: str | None = None, n_iter: int | None = None,
                  momentum: float | None = None, chunk_s: float = 10.0, context_s: float = 1.5,
                  crossfade_s: float = 0.5, device: str = "cpu"):
-        from tunesmith.transform.train import load_checkpoint
+        from tunesmith.transform.training import load_checkpoint
 
         self.module = checkpoint if isinstance(checkpoint, torch.nn.Module) else load_checkpoint(checkpoint)
         self.module.to(device).eval()

@@ -1,0 +1,108 @@
+"""Song collections: every reader returns all the pieces a file holds, named ``file#index title``.
+
+Real data: the first tunes of James Aird's "Selection of Scotch, English, Irish and Foreign Airs",
+book 1 (music21's corpus, ``airdsAirs/book1.abc``, 200 tunes), and a Bach chorale.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tunesmith.errors import NotesError
+from tunesmith.notes import load_notes, load_pieces, split_abc_book
+
+N_TUNES = 6
+
+
+def _aird_text(first: int, n: int) -> str:
+    """Tunes ``first`` .. ``first + n - 1`` (from 1) of Aird's book 1, with the book's header."""
+    import music21
+
+    path = Path(str(music21.corpus.getWork("airdsAirs/book1.abc")))
+    text = path.read_text(encoding="latin-1")
+    tunes = text.split("\nX:")
+    return tunes[0] + "".join("\nX:" + t for t in tunes[first:first + n])
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory) -> Path:
+    """A real ABC book of six tunes plus one tune without notes."""
+    path = tmp_path_factory.mktemp("books") / "aird.abc"
+    path.write_text(_aird_text(1, N_TUNES) + "\nX:99\nT:Nothing here\nM:4/4\nK:G\n", encoding="utf-8")
+    return path
+
+
+def test_split_abc_book_keeps_titles_and_the_file_header():
+    text = "% comment\nL:1/8\nT:Book title\n\nX:1\nT:First\nK:G\nGABc|\n\nX:2\nK:D\ndefg|\n"
+    tunes = split_abc_book(text)
+    assert [t for t, _ in tunes] == ["First", ""]
+    assert all(body.startswith("L:1/8\n") and "Book title" not in body for _, body in tunes)
+    assert tunes[1][1].endswith("X:2\nK:D\ndefg|\n")
+    assert split_abc_book("K:C\nCDEF|") == [("", "K:C\nCDEF|")]
+
+
+def test_an_abc_book_gives_every_tune_named_and_the_empty_one_skipped(book):
+    pieces = load_pieces(book, workers=1)
+    assert len(pieces) == N_TUNES
+    assert pieces.sequences[0].name == "aird#1 The Ranting Highlandman."
+    assert pieces.sequences[1].name == "aird#2 Quick Step. 25th Regt."
+    assert all(len(s) >= 16 for s in pieces.sequences)
+    assert len({tuple(n.pitch for n in s) for s in pieces.sequences}) == N_TUNES   # six different tunes
+    assert pieces.skipped == {"aird#7 Nothing here": "no notes"}
+    line = pieces.report()
+    assert "6 pieces, 1 skipped" in line and "aird#7 Nothing here: no notes" in line
+
+
+def test_the_process_pool_gives_the_same_pieces(book, monkeypatch):
+    import tunesmith.notes as notes
+
+    monkeypatch.setattr(notes, "ABC_POOL_MIN_TUNES", 2)
+    pooled = load_pieces(book, workers=2)
+    serial = load_pieces(book, workers=1)
+    assert [s.name for s in pooled.sequences] == [s.name for s in serial.sequences]
+    assert [s.notes for s in pooled.sequences] == [s.notes for s in serial.sequences]
+
+
+def test_load_notes_reads_one_piece_and_says_the_file_holds_more(book, caplog):
+    with caplog.at_level(logging.INFO, logger="tunesmith.notes"):
+        first = load_notes(book)
+    assert first.name == "aird#1 The Ranting Highlandman." and "holds 7 tunes" in caplog.text
+    third = load_notes(book, piece=3)
+    assert third.name.startswith("aird#3 ") and third.notes == load_pieces(book, workers=1).sequences[2].notes
+    with pytest.raises(NotesError, match="piece 9 does not exist"):
+        load_notes(book, piece=9)
+
+
+def test_single_piece_files_keep_their_plain_name(tmp_path, melody):
+    from tunesmith.notes import note_sequence_to_midi
+
+    note_sequence_to_midi(melody, tmp_path / "tune.mid")
+    pieces = load_pieces(tmp_path / "tune.mid")
+    assert len(pieces) == 1 and pieces.sequences[0].name == "tune" and not pieces.skipped
+
+
+def test_a_book_with_no_readable_tune_is_one_error(tmp_path):
+    bad = tmp_path / "empty_book.abc"
+    bad.write_text("X:1\nT:a\nK:G\n\nX:2\nT:b\nK:D\n", encoding="utf-8")
+    with pytest.raises(NotesError, match="empty_book.abc: none of its 2 pieces could be read"):
+        load_pieces(bad)
+
+
+def test_a_folder_of_abc_books_trains_the_composer_on_every_tune(tmp_path):
+    from tunesmith.compose.data import ComposerDataModule
+
+    songs = tmp_path / "books"
+    songs.mkdir()
+    (songs / "aird_a.abc").write_text(_aird_text(1, 5), encoding="utf-8")
+    (songs / "aird_b.abc").write_text(_aird_text(6, 4), encoding="utf-8")
+    dm = ComposerDataModule(songs, valid_fraction=0.5, cache_dir=str(tmp_path / "cache"), workers=1, seq_len=64,
+                            batch_size=4)
+    dm.setup("fit")
+    names = sorted(m.name for m in dm.train_melodies + dm.valid_melodies)
+    assert len(names) == 9, names                          # 5 + 4 tunes, not 2 songs
+    assert names[0] == "aird_a#1 The Ranting Highlandman."
+    assert {Path(f).name: r["pieces"] for f, r in dm.report.items()} == {"aird_a.abc": 5, "aird_b.abc": 4}
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["pitch"].shape[0] == min(4, len(dm.train_melodies))
