@@ -515,10 +515,28 @@ def _abc_score(path: Path, index: int):
     return score.scores[0] if isinstance(score, music21.stream.Opus) else score
 
 
+_MUSICXML_PITCH = re.compile(rb"<pitch>(.*?)</pitch>", re.DOTALL)
+_MUSICXML_STEP = re.compile(rb"<step>\s*[A-Ga-g]\s*</step>")
+
+
+def _check_musicxml_steps(path: Path) -> None:
+    """NotesError when a ``<pitch>`` of an (uncompressed) MusicXML file has no valid ``<step>`` (A-G).
+
+    music21 reads a missing or empty step as C without a word, which would
+    silently change the music.
+    """
+    if path.suffix.lower() not in (".musicxml", ".xml"):
+        return
+    for i, m in enumerate(_MUSICXML_PITCH.finditer(path.read_bytes()), start=1):
+        if not _MUSICXML_STEP.search(m.group(1)):
+            raise NotesError(f"pitch {i} has no valid step (A-G): malformed MusicXML", path)
+
+
 def _music21_scores(path: Path) -> list:
     """Every score music21 finds in ``path`` (an Opus gives its scores); NotesError when none."""
     import music21
 
+    _check_musicxml_steps(path)
     fmt = {".abc": "abc", ".krn": "humdrum"}.get(path.suffix.lower())
     try:
         with quiet_music21():
@@ -816,7 +834,7 @@ def note_sequence_to_musicxml(seq: NoteSequence, path: str | Path, *, grid: floa
     Returns ``path``: the file written, whatever its suffix (``.musicxml``, ``.xml``).
     """
     score = note_sequence_to_music21(seq, grid=grid, title=seq.name or Path(path).stem)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, quiet_music21():
         written = score.write("musicxml", fp=str(tmp))
         if Path(written) != tmp:  # music21 may pick its own name; the caller's path is what counts
             Path(written).replace(tmp)
