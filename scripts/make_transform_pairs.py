@@ -12,6 +12,7 @@ Usage::
 
     python scripts/make_transform_pairs.py bench          # bench_data/transform/{train,test}/{input,output}/*.wav
     python scripts/make_transform_pairs.py demo           # data/pairs/{input,output}/*.ogg (small, shipped)
+    python scripts/make_transform_pairs.py test-clips     # data/pairs_test/: 2 test-split clips (the quality test)
     python scripts/make_transform_pairs.py bench --n-train 40 --n-test 10 --out /tmp/pairs
 """
 from __future__ import annotations
@@ -114,7 +115,7 @@ def build(paths: list[str], out: Path, n: int, seed: int, ext: str, max_s: float
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["bench", "demo"])
+    p.add_argument("what", choices=["bench", "demo", "test-clips"])
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--n-train", type=int, default=200)
     p.add_argument("--n-test", type=int, default=40)
@@ -126,6 +127,10 @@ def main(argv=None) -> int:
         out = args.out or REPO / "bench_data" / "transform"
         build(lists["train"], out / "train", args.n_train, args.seed, ".wav")
         build(lists["test"], out / "test", args.n_test, args.seed + 1, ".wav")
+    elif args.what == "test-clips":
+        # Two short clips of TEST-split chorales (never seen in training) for tests/test_transform.py.
+        out = args.out or REPO / "data" / "pairs_test"
+        build(lists["test"], out, 2, args.seed + 11, ".ogg", max_s=4.0)
     else:
         # Demo pairs: short OGG clips of training-split chorales (never test chorales), a few MB in all.
         out = args.out or REPO / "data" / "pairs"

@@ -82,3 +82,12 @@ def test_cli_render_errors_are_one_line(tmp_path, melody, args, needle):
     out = _cli("render", *[a.format(mid=mid) for a in args])
     assert out.returncode == 1 and needle in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) <= 2
+
+
+def test_fluidsynth_is_installed_on_ci():
+    """On CI (``CI=true``) a missing FluidSynth or soundfont fails here instead of skipping the render tests."""
+    import os
+
+    if os.environ.get("CI", "").lower() not in ("true", "1"):
+        pytest.skip("not on CI (CI=true): the FluidSynth tests skip when it is missing")
+    assert fluidsynth_available(), "FluidSynth and a GM soundfont are required on CI (scripts/setup.sh installs them)"
