@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from tunesmith.cli.common import add_output
+
 ALL_REPRESENTATIONS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "logmel+stats", "descriptors+lr",
                        "descriptors+gmm", "crbm", "autoencoder")
 FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors", "logmel+stats")
@@ -43,7 +45,7 @@ def register(sub) -> None:
     p.add_argument("--group-by", choices=("stem", "file", "prefix"), default="stem",
                    help="what counts as one source: file name without extension (good/x.wav and bad/x.wav "
                         "together), the file, or the name part before '__'")
-    p.add_argument("-o", "--out-dir", default="compare_features", help="folder for compare.md/.csv/.png")
+    add_output(p, default="compare_features", help="folder for compare.md/.csv/.png")
     p.set_defaults(func=run_compare)
 
     p = sub.add_parser("voices", help="one voice/instrument or several at once? per window, per file, or live",
@@ -83,7 +85,7 @@ def register_train(train_sub) -> None:
     p.add_argument("--config", default=None, help="YAML config (see configs/classifier.yaml)")
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("-o", "--out-dir", default="runs/classifier", help="checkpoints, config, log and curves go here")
+    add_output(p, default="runs/classifier", help="checkpoints, config, log and curves go here")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if out-dir holds last.ckpt")
     p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
     p.set_defaults(func=run_train)

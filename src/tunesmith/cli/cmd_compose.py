@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from tunesmith.cli.common import add_output
+
 DEFAULT_CHECKPOINT = "composer-chorales.pt"
 
 
@@ -22,7 +24,7 @@ def register(sub) -> None:
                                    "for each.")
     g.add_argument("--checkpoint", default=None, metavar="CKPT",
                    help=f"composer checkpoint (default: the shipped chorale model {DEFAULT_CHECKPOINT})")
-    g.add_argument("-o", "--out-dir", required=True, metavar="OUT_DIR", help="folder for the samples")
+    add_output(g, required=True, help="folder for the samples")
     g.add_argument("-n", type=int, default=4, help="number of melodies (default 4)")
     g.add_argument("--length", type=int, default=64, help="new notes per melody (default 64)")
     g.add_argument("--temperature", type=float, default=1.0,
@@ -64,8 +66,8 @@ def register_train(train_sub) -> None:
     t.add_argument("--config", default=None, metavar="YAML",
                    help="configuration (default: the built-in tunesmith.compose.train.DEFAULTS, the same values "
                         "as configs/composer.yaml, the shipped model's recipe)")
-    t.add_argument("-o", "--out-dir", default="runs/composer", metavar="OUT_DIR",
-                   help="run folder: checkpoints, config, metrics.csv, training_curves.png")
+    add_output(t, default="runs/composer",
+               help="run folder: checkpoints, config, metrics.csv, training_curves.png")
     t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.ckpt")
     t.add_argument("--max-epochs", type=int, default=None, help="shortcut for trainer.max_epochs=N")
     t.add_argument("--devices", default=None, help="shortcut for trainer.devices")

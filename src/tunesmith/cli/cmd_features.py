@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tunesmith.cli.common import add_output
+
 KIND_CHOICES = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt")
 
 _EPILOG = """output per input file (input tree mirrored under OUT_DIR):
@@ -57,8 +59,8 @@ def register(sub) -> None:
     p.add_argument("--max-images", type=int, default=12,
                    help="draw pictures of at most this many windows per file; 0 for none (default: 12)")
     p.add_argument("--batch-size", type=int, default=8, help="windows analysed together (default: 8)")
-    p.add_argument("-o", "--out-dir", required=True, metavar="OUT_DIR",
-                   help="folder for the outputs (created if needed; the input tree is mirrored)")
+    add_output(p, required=True,
+               help="folder for the outputs (created if needed; the input tree is mirrored)")
     p.set_defaults(func=run)
 
 

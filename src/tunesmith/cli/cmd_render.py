@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tunesmith.cli.common import add_output
 from tunesmith.io import AUDIO_EXTENSIONS, SYMBOLIC_EXTENSIONS
 
 
@@ -16,7 +17,7 @@ def register(sub) -> None:
                     "it is a folder that mirrors the input tree.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="NOTES_FILE", help="note files or folders of them")
-    p.add_argument("-o", "--out", required=True, metavar="OUT", help="output audio file, or a folder")
+    add_output(p, dest="out", required=True, metavar="OUT", help="output audio file, or a folder")
     p.add_argument("--program", type=int, default=None,
                    help="General MIDI program 0-127 (0 piano, 40 violin, 73 flute, ...); default: the file's own")
     p.add_argument("--sr", type=int, default=22050, help="sample rate of the output in Hz")

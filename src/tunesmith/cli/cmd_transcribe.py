@@ -17,7 +17,9 @@ def _add_options(p) -> None:
                    help="onset probability 0-1 that starts a new note (default 0.5; lower splits more repeated notes)")
     p.add_argument("--tuning", type=float, default=None, metavar="A4_HZ",
                    help="frequency of A4 in Hz (default: estimated from the recording)")
-    p.add_argument("--model", default=None, help="transcriber checkpoint (default: the shipped transcriber, tunesmith.models)")
+    from tunesmith.cli.common import add_checkpoint  # --checkpoint, as in every verb (--model: hidden alias)
+
+    add_checkpoint(p, dest="model", help="transcriber checkpoint (default: the shipped transcriber, tunesmith.models)")
 
 
 def _options(args) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from tunesmith.cli.common import add_common_output
+from tunesmith.cli.common import add_common_output, add_output
 
 CONVERT_HELP = "convert sounds with a trained transformation model (e.g. piano -> violin)"
 
@@ -40,8 +40,8 @@ def register_train(train_subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", required=True, metavar="DIR", help="pair folder or pair CSV")
     p.add_argument("--config", default=None, metavar="YAML", help="config file (e.g. configs/transform.yaml)")
-    p.add_argument("-o", "--out-dir", default="runs/transform", metavar="OUT_DIR",
-                   help="run folder: config, checkpoints, metrics.csv, curves.png, transform.pt")
+    add_output(p, default="runs/transform",
+               help="run folder: config, checkpoints, metrics.csv, curves.png, transform.pt")
     p.add_argument("--arch", choices=["unet", "lstm", "gan"], default=None, help="model variant (overrides config)")
     p.add_argument("--max-minutes", type=float, default=None, help="training time budget (overrides config)")
     p.add_argument("--max-epochs", type=int, default=None, help="epoch limit (overrides config)")

@@ -5,14 +5,15 @@ lives in the library, :mod:`tunesmith.batch`; it is re-exported here for the ver
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
 from tunesmith.batch import BatchResult, iter_inputs, run_batch
 from tunesmith.errors import TunesmithError
 
-__all__ = ["BatchResult", "iter_inputs", "run_batch", "say", "add_common_output", "parse_range",
-           "print_settings", "show_library_log"]
+__all__ = ["BatchResult", "iter_inputs", "run_batch", "say", "add_output", "add_checkpoint", "add_common_output",
+           "parse_range", "print_settings", "show_library_log"]
 LOG_PREFIX = "tunesmith: "
 
 
@@ -43,9 +44,32 @@ def say(message: str) -> None:
     tqdm.write(message)
 
 
+#: Output-flag spellings of 0.1, accepted (hidden from --help) for one release.
+OLD_OUTPUT_FLAGS = ("--out-dir", "--out")
+#: Model-flag spellings of 0.1, accepted (hidden) for one release; every verb says --checkpoint.
+OLD_CHECKPOINT_FLAGS = ("--model",)
+
+
+def add_output(parser, *, dest: str = "out_dir", required: bool = False, default: str | None = None,
+               metavar: str = "OUT_DIR", help: str = "folder for the outputs") -> None:
+    """``-o/--output``, the one output flag of every verb (old spellings accepted, hidden)."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("-o", "--output", dest=dest, default=default, metavar=metavar, help=help)
+    for old in OLD_OUTPUT_FLAGS:
+        group.add_argument(old, dest=dest, default=default, metavar=metavar, help=argparse.SUPPRESS)
+
+
+def add_checkpoint(parser, *, dest: str = "checkpoint", required: bool = False, help: str) -> None:
+    """``--checkpoint``, the one model flag of every verb (``--model`` accepted, hidden)."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--checkpoint", dest=dest, default=None, metavar="CKPT", help=help)
+    for old in OLD_CHECKPOINT_FLAGS:
+        group.add_argument(old, dest=dest, default=None, metavar="CKPT", help=argparse.SUPPRESS)
+
+
 def add_common_output(parser, *, required: bool = True, default: str | None = None) -> None:
-    parser.add_argument("-o", "--out-dir", required=required, default=default, metavar="OUT_DIR",
-                        help="folder for the outputs (created if needed; the input tree is mirrored)")
+    add_output(parser, required=required, default=default,
+               help="folder for the outputs (created if needed; the input tree is mirrored)")
 
 
 def parse_range(text: str) -> tuple[float, float]:
