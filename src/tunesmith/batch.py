@@ -89,11 +89,11 @@ def iter_inputs(paths: Iterable[str | Path], extensions: Iterable[str]) -> list[
     """
     from tunesmith.io import expand_paths
 
-    paths = [Path(p) for p in paths]
-    missing = [p for p in paths if not p.exists()]
-    if missing and len(missing) == len(paths):
+    given = [Path(p) for p in paths]
+    missing = [p for p in given if not p.exists()]
+    if missing and len(missing) == len(given):
         raise TunesmithError("no such file or folder", missing[0])
-    files = expand_paths([p for p in paths if p.exists()], tuple(extensions)) + missing
+    files = expand_paths([p for p in given if p.exists()], tuple(extensions)) + missing
     if not files:
-        raise TunesmithError(f"no input files found in {', '.join(map(str, paths))}")
+        raise TunesmithError(f"no input files found in {', '.join(map(str, given))}")
     return files

@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model (composer, transform, classifier)",
                            description="Train one of tunesmith's models with Lightning.")
     train_sub = train.add_subparsers(dest="model", metavar="<model>")
-    train.set_defaults(func=lambda args: train.print_help() or 2)
+    def train_help(args) -> int:
+        train.print_help()
+        return 2
+
+    train.set_defaults(func=train_help)
     import tunesmith.cli as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
