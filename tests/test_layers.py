@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-ADAPTERS = ("cli", "web")
+ADAPTERS = ("cli", "web", "__main__")   # __main__: ``python -m tunesmith``, an entry point into the CLI
 MODEL_PACKAGES = ("transcribe", "compose", "transform", "classify")
 
 
