@@ -106,3 +106,23 @@ def test_a_folder_of_abc_books_trains_the_composer_on_every_tune(tmp_path):
     assert {Path(f).name: r["pieces"] for f, r in dm.report.items()} == {"aird_a.abc": 5, "aird_b.abc": 4}
     batch = next(iter(dm.train_dataloader()))
     assert batch["pitch"].shape[0] == min(4, len(dm.train_melodies))
+
+
+def test_train_composer_on_a_folder_of_books_reports_the_pieces_of_each_file(tmp_path):
+    import csv
+
+    from tunesmith.compose.train import load_config, train_composer
+
+    songs = tmp_path / "books"
+    songs.mkdir()
+    (songs / "aird_a.abc").write_text(_aird_text(1, 3) + "\nX:9\nT:Nothing here\nK:G\n", encoding="utf-8")
+    (songs / "aird_b.abc").write_text(_aird_text(4, 2), encoding="utf-8")
+    (songs / "broken.abc").write_text("X:1\nT:x\nK:G\n", encoding="utf-8")
+    cfg = load_config(None, ["trainer.fast_dev_run=true", "trainer.accelerator=cpu", "data.workers=1",
+                             f"data.cache_dir={tmp_path / 'cache'}", "trainer.enable_progress_bar=false",
+                             "data.valid_fraction=0.4"])
+    train_composer(songs, out_dir=tmp_path / "run", cfg=cfg)
+    rows = {Path(r["file"]).name: r for r in csv.DictReader(open(tmp_path / "run" / "songs.csv"))}
+    assert rows["aird_a.abc"]["pieces"] == "3" and rows["aird_a.abc"]["reasons"] == "aird_a#4 Nothing here: no notes"
+    assert rows["aird_b.abc"]["pieces"] == "2" and rows["aird_b.abc"]["skipped"] == "0"
+    assert rows["broken.abc"]["pieces"] == "0" and rows["broken.abc"]["reasons"] == "no notes"

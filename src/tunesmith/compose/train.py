@@ -11,7 +11,8 @@ then ``section.key=value`` overrides (values parsed as YAML).
 
 A run folder holds ``config.yaml`` (the effective configuration),
 ``last.ckpt`` and ``best.ckpt`` (lowest validation bits per note),
-``metrics.csv`` and ``training_curves.png``.
+``metrics.csv``, ``training_curves.png`` and ``songs.csv`` (each input file: how
+many pieces it gave, and the skipped ones with the reason).
 """
 from __future__ import annotations
 
@@ -165,6 +166,24 @@ def _merge_metrics(held: Path, metrics: Path) -> None:
     held.unlink(missing_ok=True)
 
 
+SONGS_FILE = "songs.csv"
+
+
+def _songs_report(dm) -> str:
+    """CSV ``file,pieces,skipped,reasons``: what each input file gave (usable files, then failed ones)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "pieces", "skipped", "reasons"])
+    for f, r in sorted(dm.report.items()):
+        w.writerow([f, r["pieces"], len(r["skipped"]), "; ".join(f"{k}: {v}" for k, v in r["skipped"].items())])
+    for f, why in sorted(dm.failed.items()):
+        w.writerow([f, 0, "file", why])
+    return buf.getvalue()
+
+
 def train_composer(data=None, *, config: str | Path | None = None, out_dir: str | Path = "runs/composer",
                    overrides: list[str] | None = None, resume: bool = False, valid_data=None,
                    cfg: dict | None = None) -> Path:
@@ -201,6 +220,8 @@ def train_composer(data=None, *, config: str | Path | None = None, out_dir: str 
     dm.prepare_data()
     dm.setup("fit")
     log.info("composer data: %s", dm.summary())
+    if _is_main_process():
+        atomic_write_text(out / SONGS_FILE, _songs_report(dm))
     net = MelodyLSTM(**cfg["model"])
     module = ComposerModule(net, **cfg["optim"])
     module.tunesmith_extra = {**_training_meta(dm), "config": yaml.safe_dump(cfg)}
