@@ -361,3 +361,23 @@ def test_input_shorter_than_one_frame_converts(tiny_ckpt, inversion):
     x = (0.3 * np.sin(np.arange(10))).astype(np.float32)  # 10 samples, far below n_fft
     y = Converter(tiny_ckpt, inversion=inversion, n_iter=4)(x)
     assert y.shape == x.shape and np.all(np.isfinite(y))
+
+
+def test_time_budget_share_comes_from_lightnings_public_timer_api():
+    """The cosine schedule's clock: spent / (spent + remaining) of a Timer, None without one."""
+    import time
+    import types
+
+    from lightning.pytorch.callbacks import Timer
+
+    from tunesmith.transform.training import build_module, load_config
+
+    module = build_module(load_config(None, {"model": {"base_channels": 4, "depth": 2}}))
+    assert module._time_fraction() is None                      # not attached to a Trainer
+    timer = Timer(duration={"seconds": 10})
+    timer.on_train_start(None, module)
+    module.trainer = types.SimpleNamespace(callbacks=[timer])
+    time.sleep(0.3)
+    assert 0.02 < module._time_fraction() < 0.5
+    module.trainer = types.SimpleNamespace(callbacks=[])
+    assert module._time_fraction() is None                      # no time budget

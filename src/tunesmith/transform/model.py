@@ -365,14 +365,22 @@ class TransformModule(L.LightningModule if L is not None else nn.Module):
         self.log("val_lsd_mag", lsd_torch(y_db, pred_db, batch[2][:, None, None]), prog_bar=True, batch_size=bs)
 
     def _time_fraction(self) -> float | None:
-        """Share of the wall-clock training budget spent (0..1), or ``None`` without a time budget."""
+        """Share of the wall-clock training budget spent (0..1), or ``None`` without a time budget.
+
+        From Lightning's public ``Timer`` API: spent / (spent + remaining).
+        """
         from lightning.pytorch.callbacks import Timer
 
-        trainer = getattr(self, "_trainer", None)
-        timer = next((c for c in (trainer.callbacks if trainer is not None else []) if isinstance(c, Timer)), None)
-        if timer is None or not timer._duration:
+        try:
+            callbacks = self.trainer.callbacks
+        except RuntimeError:  # not attached to a Trainer
             return None
-        return min(1.0, timer.time_elapsed() / timer._duration)
+        timer = next((c for c in callbacks if isinstance(c, Timer)), None)
+        remaining = timer.time_remaining() if timer is not None else None
+        if remaining is None:
+            return None
+        elapsed = timer.time_elapsed()
+        return min(1.0, elapsed / max(elapsed + remaining, 1e-9))
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
         """Cosine learning-rate decay over the wall-clock budget (``optim.schedule: cosine``).
