@@ -55,3 +55,28 @@ def test_old_spellings_still_parse(argv, dest, value):
 def test_python_dash_m_tunesmith_is_the_cli():
     out = subprocess.run([sys.executable, "-m", "tunesmith", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "usage: tunesmith" in out.stdout and "transcribe" in out.stdout
+
+
+def test_train_verbs_share_set_accelerator_devices_resume_and_max_epochs():
+    from tunesmith.config import parse_overrides
+
+    for model in ("composer", "transform"):
+        args = build_parser().parse_args(["train", model, "--data", "d", "-o", "r", "--set", "trainer.max_epochs=3",
+                                          "model.x=[1, 2]", "--accelerator", "cpu", "--devices", "1",
+                                          "--max-epochs", "2", "--resume"])
+        assert args.overrides == ["trainer.max_epochs=3", "model.x=[1, 2]"] and args.out_dir == "r"
+        assert args.accelerator == "cpu" and args.devices == "1" and args.max_epochs == 2 and args.resume
+    assert parse_overrides(["a.b=3", "a.c=[0, 1]", "d=null", "a.b=4"]) == {"a": {"b": 4, "c": [0, 1]}, "d": None}
+    from tunesmith.errors import TunesmithError
+
+    with pytest.raises(TunesmithError, match="section.key=value"):
+        parse_overrides(["trainer.max_epochs"])
+
+
+def test_transform_set_rejects_unknown_sections_and_resume_needs_a_run(tmp_path, capsys):
+    from tunesmith.cli import main
+
+    assert main(["train", "transform", "--data", str(tmp_path), "-o", str(tmp_path / "r"), "--set", "nope.x=1"]) == 1
+    assert "unknown config section(s) nope" in capsys.readouterr().err
+    assert main(["train", "transform", "--data", str(tmp_path), "-o", str(tmp_path / "r"), "--resume"]) == 1
+    assert "nothing to resume" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tunesmith.errors import TunesmithError
 
-__all__ = ["read_yaml_mapping", "deep_merge"]
+__all__ = ["read_yaml_mapping", "deep_merge", "parse_overrides"]
 
 
 def read_yaml_mapping(path: str | Path) -> dict:
@@ -39,4 +39,30 @@ def deep_merge(base: dict, over: dict | None) -> dict:
     out = copy.deepcopy(base)
     for k, v in (over or {}).items():
         out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def parse_overrides(items: list[str] | None) -> dict:
+    """``["trainer.max_epochs=5", "model.arch=lstm"]`` -> ``{"trainer": {"max_epochs": 5}, "model": {"arch": "lstm"}}``.
+
+    The one ``--set section.key=value`` syntax of every ``train`` verb. Values are
+    parsed as YAML (``5`` is an int, ``[0, 3]`` a list, ``null`` None); later
+    items win. Raises :class:`TunesmithError` for an item without ``=`` or a key.
+    """
+    import yaml
+
+    out: dict = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        parts = [p for p in key.strip().split(".") if p]
+        if not sep or not parts:
+            raise TunesmithError(f"setting {item!r} must look like section.key=value, e.g. trainer.max_epochs=5")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        nested: dict = {parts[-1]: parsed}
+        for p in reversed(parts[:-1]):
+            nested = {p: nested}
+        out = deep_merge(out, nested)
     return out

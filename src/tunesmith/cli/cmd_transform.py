@@ -48,7 +48,14 @@ def register_train(train_subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="batch size (overrides config)")
     p.add_argument("--align", action="store_true", default=None,
                    help="remove a constant input/output offset instead of skipping offset pairs")
+    p.add_argument("--resume", dest="resume", action="store_const", const="require", default=True,
+                   help="continue from OUT_DIR/checkpoints/last.ckpt (an error when there is none; without this "
+                        "flag a run also continues when last.ckpt exists)")
     p.add_argument("--no-resume", dest="resume", action="store_false", help="start from scratch")
+    p.add_argument("--accelerator", default=None, help="shortcut for trainer.accelerator (cpu, gpu, auto)")
+    p.add_argument("--devices", default=None, help="shortcut for trainer.devices")
+    p.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="any setting, e.g. model.base_channels=16 optim.lr=0.001 trainer.max_minutes=5")
     p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
     p.add_argument("--export", default=None, metavar="PATH", help="also write the exported model here")
     p.set_defaults(func=run_train)
@@ -77,8 +84,13 @@ def run_convert(args) -> int:
 
 
 def run_train(args) -> int:
+    from pathlib import Path
+
     from tunesmith.cli.common import print_settings
+    from tunesmith.errors import TunesmithError
     from tunesmith.transform.training import load_config, train
+
+    from tunesmith.config import deep_merge, parse_overrides
 
     overrides: dict = {"model": {}, "trainer": {}, "data": {}}
     if args.arch:
@@ -91,12 +103,17 @@ def run_train(args) -> int:
         overrides["data"]["batch_size"] = args.batch_size
     if args.align:
         overrides["data"]["align"] = True
-    cfg = load_config(args.config, overrides)
+    for flag in ("accelerator", "devices"):
+        if getattr(args, flag) is not None:
+            overrides["trainer"][flag] = getattr(args, flag)
+    cfg = load_config(args.config, deep_merge(overrides, parse_overrides(args.overrides)))
     print_settings("train transform", {"data": args.data, "arch": cfg["model"]["arch"],
                                        "output": cfg["model"]["output"], "n_fft": cfg["features"]["n_fft"],
                                        "hop_length": cfg["features"]["hop_length"],
                                        "max_minutes": cfg["trainer"]["max_minutes"], "out_dir": args.out_dir})
-    path = train(args.data, cfg, out_dir=args.out_dir, resume=args.resume, fast_dev_run=args.fast_dev_run,
+    if args.resume == "require" and not (Path(args.out_dir) / "checkpoints" / "last.ckpt").exists():
+        raise TunesmithError("nothing to resume: no checkpoints/last.ckpt in the run folder", args.out_dir)
+    path = train(args.data, cfg, out_dir=args.out_dir, resume=bool(args.resume), fast_dev_run=args.fast_dev_run,
                  export_to=args.export)
     print(path)
     return 0

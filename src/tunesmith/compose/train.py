@@ -69,22 +69,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
-    import yaml
+    """``cfg`` with ``section.key=value`` settings (:func:`tunesmith.config.parse_overrides`) checked and merged."""
+    from tunesmith.config import parse_overrides
 
-    for item in overrides:
-        if "=" not in item:
-            raise TunesmithError(f"override {item!r} must look like section.key=value, e.g. trainer.max_epochs=5")
-        key, value = item.split("=", 1)
-        parts = key.strip().split(".")
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            parsed = value
-        nested: dict = parsed
-        for p in reversed(parts):
-            nested = {p: nested}
-        cfg = _merge(cfg, nested, "")
-    return cfg
+    return _merge(cfg, parse_overrides(overrides), "")
 
 
 def _training_meta(dm) -> dict:

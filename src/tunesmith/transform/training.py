@@ -38,7 +38,7 @@ DEFAULT_CONFIG: dict = {
               "lstm_hidden": 256, "lstm_layers": 2, "input_floor_db": None},
     "loss": {"l1_db": 1.0, "mrstft": 0.5, "mrstft_gl_iters": 0, "adversarial": 0.05, "top_db": 80.0},
     "optim": {"lr": 2e-3, "weight_decay": 0.0, "schedule": "constant", "min_lr_factor": 0.02},
-    "trainer": {"max_epochs": 1000, "max_minutes": 30, "accelerator": "auto", "threads": 0},
+    "trainer": {"max_epochs": 1000, "max_minutes": 30, "accelerator": "auto", "devices": 1, "threads": 0},
     "inversion": {"method": "gl", "n_iter": 64, "momentum": 0.99},
 }
 
@@ -55,6 +55,10 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
         if unknown:
             raise TunesmithError(f"unknown config section(s): {', '.join(sorted(unknown))}", path)
         cfg = deep_merge(cfg, loaded)
+    unknown = set(overrides or {}) - set(DEFAULT_CONFIG)
+    if unknown:
+        raise TunesmithError(f"unknown config section(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(DEFAULT_CONFIG)})")
     return deep_merge(cfg, overrides or {})
 
 
@@ -184,7 +188,7 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     trainer = L.Trainer(
         max_epochs=int(tr.get("max_epochs", 1000)),
         max_time={"minutes": max_minutes} if max_minutes > 0 else None,
-        accelerator=tr.get("accelerator", "auto"), devices=1,
+        accelerator=tr.get("accelerator", "auto"), devices=tr.get("devices", 1),
         logger=CSVLogger(str(out), name="", version=""),
         callbacks=[best] + ([] if quiet else [TQDMProgressBar(refresh_rate=5)]),
         reload_dataloaders_every_n_epochs=1, fast_dev_run=fast_dev_run,
