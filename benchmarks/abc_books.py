@@ -12,7 +12,7 @@ Airs*, book 1 (``airdsAirs/book1.abc``, 200 tunes) and the Essen collection's ``
   ``music21_to_note_sequence`` did per score). 0.1 itself read only the first tune of a book;
   this row is the cost of reading all of them that way.
 * **after, 1 process** and **after, all cores**: ``load_pieces(book, workers=...)`` (split on ``X:``
-  lines, tunes parsed without music21's beaming, ties joined without a deep copy).
+  lines, tunes parsed without music21's notation-only beaming and re-barring, ties joined without a deep copy).
 
 Also checks that both give the same notes for every tune. Writes ``benchmarks/results/abc_books.md``.
 """
