@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tunesmith.errors import TunesmithError
 
-__all__ = ["read_yaml_mapping", "deep_merge", "parse_overrides"]
+__all__ = ["read_yaml_mapping", "deep_merge", "parse_overrides", "check_known"]
 
 
 def read_yaml_mapping(path: str | Path) -> dict:
@@ -66,3 +66,11 @@ def parse_overrides(items: list[str] | None) -> dict:
             nested = {p: nested}
         out = deep_merge(out, nested)
     return out
+
+
+def check_known(settings: dict, known, *, path: str | Path | None = None) -> None:
+    """Raise :class:`TunesmithError` (naming ``path`` when given) if ``settings`` has keys not in ``known``."""
+    unknown = set(settings or {}) - set(known)
+    if unknown:
+        raise TunesmithError(f"unknown config section(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(known)})", path)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from tunesmith.config import deep_merge
-from tunesmith.errors import CheckpointError, TunesmithError
+from tunesmith.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,14 @@ DEFAULT_CONFIG: dict = {
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
     """Defaults, then the YAML file at ``path``, then ``overrides`` (nested dicts), merged in that order."""
-    from tunesmith.config import read_yaml_mapping
+    from tunesmith.config import check_known, read_yaml_mapping
 
     cfg = DEFAULT_CONFIG
     if path is not None:
-        path = Path(path)
         loaded = read_yaml_mapping(path)
-        unknown = set(loaded) - set(DEFAULT_CONFIG)
-        if unknown:
-            raise TunesmithError(f"unknown config section(s): {', '.join(sorted(unknown))}", path)
+        check_known(loaded, DEFAULT_CONFIG, path=path)
         cfg = deep_merge(cfg, loaded)
-    unknown = set(overrides or {}) - set(DEFAULT_CONFIG)
-    if unknown:
-        raise TunesmithError(f"unknown config section(s) {', '.join(sorted(unknown))} "
-                             f"(known: {', '.join(DEFAULT_CONFIG)})")
+    check_known(overrides or {}, DEFAULT_CONFIG)
     return deep_merge(cfg, overrides or {})
 
 
