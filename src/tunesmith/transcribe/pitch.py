@@ -318,7 +318,7 @@ def load_model(path=None) -> TranscriberNet:
     if key in _MODEL_CACHE:
         return _MODEL_CACHE[key]
     if not path.is_file():
-        raise CheckpointError("transcriber checkpoint not found (set TUNESMITH_TRANSCRIBER or pass model=)", path)
+        raise CheckpointError("transcriber checkpoint not found (set TUNESMITH_MODEL_TRANSCRIBER or pass model=)", path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad checkpoint
