@@ -45,26 +45,58 @@ def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
 
 
 def imports(path: Path):
-    """(line, imported module, imported name or None) for every import in ``path``, function bodies included."""
+    """(line, imported module, imported name or None) for every import in ``path``, function bodies included.
+
+    Attribute reads of a private name on a name bound to a module (``import tunesmith.features as F`` then
+    ``F._helper``) count as importing that name.
+    """
     module = module_name(path)
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
+                if a.asname:
+                    bound[a.asname] = a.name
                 yield node.lineno, a.name, None
         elif isinstance(node, ast.ImportFrom):
             target = _resolve(module, path, node)
             for a in node.names:
+                bound[a.asname or a.name] = f"{target}.{a.name}"
                 yield node.lineno, target, a.name
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound
+                and _is_module(bound[node.value.id]) and _private(node.attr)):
+            yield node.lineno, bound[node.value.id], node.attr
+
+
+def _private(name: str | None) -> bool:
+    return bool(name) and name.startswith("_") and not name.startswith("__")
+
+
+def _is_module(dotted: str) -> bool:
+    """Whether ``dotted`` names a module or package of this tree (``src/`` or the repository root)."""
+    rel = Path(*dotted.split("."))
+    return any((base / rel).is_dir() or (base / rel).with_suffix(".py").is_file() for base in (SRC, ROOT))
 
 
 def private_owner(target: str, name: str | None) -> str | None:
-    """The package whose private is reached (``tunesmith.x._m`` -> ``tunesmith.x``), or None when public."""
+    """The package whose private is reached, or None when public.
+
+    ``tunesmith.x._m`` -> ``tunesmith.x``; ``_name`` from the package ``tunesmith.x`` -> ``tunesmith.x``;
+    ``_name`` from the module ``tunesmith.x.m`` -> ``tunesmith.x`` (its package's modules may share it);
+    ``_name`` from a top-level module such as ``tunesmith.features`` -> that module only (the root package
+    holds the whole library, so it is no boundary).
+    """
     parts = target.split(".")
     for i, p in enumerate(parts):
-        if p.startswith("_") and not p.startswith("__"):
+        if _private(p):
             return ".".join(parts[:i])
-    if name and name.startswith("_") and not name.startswith("__"):
-        return target
+    if _private(name):
+        rel = Path(*parts)
+        is_package = any((base / rel).is_dir() for base in (SRC, ROOT))
+        parent = target.rpartition(".")[0]
+        return target if is_package or "." not in parent else parent
     return None
 
 
@@ -139,7 +171,11 @@ def test_the_checks_catch_each_kind_of_leak(tmp_path, monkeypatch):
                                                "    print('hi')\n")
     (fake / "notes.py").write_text("from tunesmith.compose import model\n")
     (fake / "cli" / "cmd_x.py").write_text("from tunesmith.transcribe import _analyse_file\n"
-                                           "from ..compose.data import _parse\nfrom . import _own_ok\n")
+                                           "from ..compose.data import _parse\nfrom . import _own_ok\n"
+                                           "import tunesmith.compose.score as S\nS._attr_read\n")
+    (fake / "compose" / "data.py").write_text("X = 1\n")
+    (fake / "compose" / "model.py").write_text("from tunesmith.compose.data import _sibling_ok\n")
+    (fake / "transcribe").mkdir()
     (tmp_path / "benchmarks" / "b.py").write_text(
         "import sys\nsys.path.insert(0, str(ROOT / 'scripts'))\nfrom make_stuff import X\n")
     monkeypatch.setattr(me, "ROOT", tmp_path)
@@ -150,10 +186,11 @@ def test_the_checks_catch_each_kind_of_leak(tmp_path, monkeypatch):
     for needle in ("library imports the adapter tunesmith.cli.common.run_batch",
                    "base layer imports the model package tunesmith.compose.model",
                    "private tunesmith.transcribe._analyse_file", "private tunesmith.compose.data._parse",
+                   "cmd_x.py:5: imports the private tunesmith.compose.score._attr_read",
                    "score.py:3: the library prints", "b.py:2: puts scripts/ on sys.path",
                    "b.py:3: imports make_stuff from scripts/"):
         assert needle in found, (needle, found)
-    assert "_own_ok" not in found
+    assert "_own_ok" not in found and "_sibling_ok" not in found
 
 
 # -------------------------------------------------------------------- the real tree

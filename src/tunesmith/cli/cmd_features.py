@@ -64,6 +64,16 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _frequencies(module):
+    """The module's bin frequencies in Hz (its public ``frequencies``), or None for kinds without them (MFCC)."""
+    import numpy as np
+
+    try:
+        return np.asarray(module.frequencies, dtype=float)
+    except (AttributeError, TypeError):
+        return None
+
+
 def module_kwargs(kind: str, args) -> dict:
     """Constructor keywords of the front end for ``kind`` from the command-line options."""
     kw: dict = {}
@@ -110,7 +120,7 @@ def run(args) -> int:
     print_settings("features", {"kind": kind, "sr": args.sr, "window": args.window_s, **kw,
                                 "max_images": args.max_images})
     win = int(round(args.window_s * args.sr))
-    freqs = F._frequencies_or_none(module)
+    freqs = _frequencies(module)
 
     def one(path: Path) -> Path:
         dest = output_path(path, args.inputs, args.out_dir, f".{kind}.npy")
