@@ -771,10 +771,12 @@ def _score_to_sequence(score, part, name, path) -> NoteSequence:
 def _join_ties(elements, spb: float) -> list[Note]:
     """Notes of music21 notes/chords (top note of a chord) in order, tied notes joined into one.
 
-    A note whose tie continues or stops one that is still open at the same
-    pitch, and that starts where the open one ends, lengthens it (what
-    music21's ``stripTies`` does, without its deep copy of the score). Grace
-    notes and empty durations are skipped. ``spb``: seconds per quarter note.
+    A note whose tie continues or stops an open one that ends where it starts
+    lengthens that note (what music21's ``stripTies`` does, without its deep
+    copy of the score): the open note of the same pitch, else the note just
+    before it (an ABC tie across a barline whose accidental music21 dropped
+    still means the same pitch). Grace notes and empty durations are skipped.
+    ``spb``: seconds per quarter note.
     """
     notes: list[Note] = []
     open_ties: dict[int, int] = {}  # MIDI pitch -> index in notes of a note whose tie goes on
@@ -785,6 +787,10 @@ def _join_ties(elements, spb: float) -> list[Note]:
         on, dur = float(el.offset), float(el.quarterLength)
         tie = el.tie.type if el.tie is not None else None
         k = open_ties.pop(midi, None)
+        if k is None and tie in ("continue", "stop") and len(notes) - 1 in open_ties.values():
+            k = len(notes) - 1
+            open_ties = {p: i for p, i in open_ties.items() if i != k}
+            midi = int(notes[k].pitch)
         if k is not None and tie in ("continue", "stop") and abs(notes[k].onset_beats + notes[k].duration_beats
                                                                    - on) < 1e-6:
             prev = notes[k]
