@@ -126,3 +126,14 @@ def test_train_composer_on_a_folder_of_books_reports_the_pieces_of_each_file(tmp
     assert rows["aird_a.abc"]["pieces"] == "3" and rows["aird_a.abc"]["reasons"] == "aird_a#4 Nothing here: no notes"
     assert rows["aird_b.abc"]["pieces"] == "2" and rows["aird_b.abc"]["skipped"] == "0"
     assert rows["broken.abc"]["pieces"] == "0" and rows["broken.abc"]["reasons"] == "no notes"
+
+
+def test_a_tie_across_a_barline_is_one_note_as_music21_striptiess_gives():
+    """Essen altdeu10 #28 ("Zwei Koenigskinder"): ``=F6- | F2`` is one F natural of four beats."""
+    import music21
+
+    seq = load_notes(Path(str(music21.corpus.getWork("essenFolksong/altdeu10.abc"))), piece=28)
+    assert seq.name == "altdeu10#28 Zwei Koenigskinder"
+    long_f = [n for n in seq.notes if n.onset_beats == 19.0]
+    assert len(long_f) == 1 and long_f[0].pitch == 65 and long_f[0].duration_beats == 4.0
+    assert not [n for n in seq.notes if n.onset_beats == 22.0]   # no separate tied-over F#
