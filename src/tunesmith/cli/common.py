@@ -32,8 +32,11 @@ class _TqdmStderrHandler(logging.Handler):
 def show_library_log(level: int = logging.INFO) -> None:
     """Show the ``tunesmith`` loggers' messages (INFO and up) on stderr; idempotent."""
     logger = logging.getLogger("tunesmith")
-    if not any(isinstance(h, _TqdmStderrHandler) for h in logger.handlers):
-        logger.addHandler(_TqdmStderrHandler())
+    handler = next((h for h in logger.handlers if isinstance(h, _TqdmStderrHandler)), None)
+    if handler is None:
+        handler = _TqdmStderrHandler()
+        logger.addHandler(handler)
+    handler.setLevel(level)  # DEBUG records (music21's chatter) stay out even when a logger below asks for them
     logger.setLevel(level)
 
 
