@@ -137,3 +137,16 @@ def test_a_tie_across_a_barline_is_one_note_as_music21_striptiess_gives():
     long_f = [n for n in seq.notes if n.onset_beats == 19.0]
     assert len(long_f) == 1 and long_f[0].pitch == 65 and long_f[0].duration_beats == 4.0
     assert not [n for n in seq.notes if n.onset_beats == 22.0]   # no separate tied-over F#
+
+
+def test_score_gives_one_row_per_tune_of_a_book(book):
+    from tunesmith import models
+    from tunesmith.compose.model import load_composer
+    from tunesmith.compose.score import score_files
+
+    composer = load_composer(models.shipped_path("composer"))
+    rows, overall, failed = score_files(composer, [book], quiet=True)
+    assert [Path(r["name"]).name for r in rows][:2] == ["aird#1 The Ranting Highlandman.", "aird#2 Quick Step. 25th Regt."]
+    assert len(rows) == N_TUNES and overall["melodies"] == N_TUNES
+    assert failed == {str(book.parent / "aird#7 Nothing here"): "no notes"}
+    assert all(0 < r["bits_per_note"] < 8 for r in rows)

@@ -116,32 +116,48 @@ def score_melody(composer, seq_or_path, *, track: int | None = None, adapt_lr: f
     """Bits per note and per event of a NoteSequence or song file (see the module docstring)."""
     if isinstance(seq_or_path, (str, Path)):
         seq, pickup = load_melody(seq_or_path, track=track)
+        name = str(seq_or_path)
     else:
-        seq, pickup = seq_or_path, 0.0
+        seq, pickup, name = seq_or_path, 0.0, seq_or_path.name
+    return _score(composer, seq, pickup, name, adapt_lr, adapt_every)
+
+
+def _score(composer, seq, pickup: float, name, adapt_lr: float, adapt_every: int) -> MelodyScore:
     mel = encode(seq, key_normalize=composer.key_normalize, pickup_beats=pickup)
     pb, db = melody_bits(composer, mel, adapt_lr=adapt_lr, adapt_every=adapt_every)
     notes = mel.pitch != REST
-    return MelodyScore(name=str(seq_or_path) if isinstance(seq_or_path, (str, Path)) else seq.name,
-                       notes=int(notes.sum()), events=len(mel),
+    return MelodyScore(name=name, notes=int(notes.sum()), events=len(mel),
                        bits_per_note=float(pb[notes].mean()), bits_per_event=float((pb + db).mean()),
                        note_bits_total=float(pb[notes].sum()), event_bits_total=float((pb + db).sum()))
 
 
 def score_files(composer, files, *, track: int | None = None, adapt_lr: float = 0.0,
                 adapt_every: int = 1, quiet: bool = False) -> tuple[list[MelodyScore], dict, dict]:
-    """Score every file (bad ones skipped and reported). Returns (per-file, overall, failed).
+    """Score every piece of every file (bad ones skipped and reported). Returns (per-piece, overall, failed).
 
-    The overall figures pool all notes (and all events) of all melodies.
+    A file holding several pieces (an ABC book) gives one row per piece, named
+    ``folder/stem#index title``; a piece that cannot be read is listed in
+    ``failed`` under that name. The overall figures pool all notes (and all
+    events) of all melodies.
     """
     from tunesmith.batch import run_batch
+    from tunesmith.compose.data import load_melodies
 
-    res = run_batch(list(files), lambda f: score_melody(composer, f, track=track, adapt_lr=adapt_lr,
-                                                        adapt_every=adapt_every),
-                    desc="songs", quiet=quiet)
-    scores = list(res.done.values())
+    skipped: dict[str, str] = {}
+
+    def one(f: Path) -> list[MelodyScore]:
+        found, bad = load_melodies(f, track=track)
+        if len(found) == 1 and not bad:
+            return [_score(composer, found[0][0], found[0][1], str(f), adapt_lr, adapt_every)]
+        skipped.update({str(Path(f).parent / k): v for k, v in bad.items()})
+        return [_score(composer, seq, pickup, str(Path(f).parent / (seq.name or Path(f).stem)), adapt_lr,
+                       adapt_every) for seq, pickup in found]
+
+    res = run_batch(list(files), one, desc="songs", quiet=quiet)
+    scores = [s for per_file in res.done.values() for s in per_file]
     n_notes = sum(s["notes"] for s in scores)
     n_events = sum(s["events"] for s in scores)
     overall = {"melodies": len(scores), "notes": n_notes, "events": n_events,
                "bits_per_note": sum(s["note_bits_total"] for s in scores) / max(n_notes, 1),
                "bits_per_event": sum(s["event_bits_total"] for s in scores) / max(n_events, 1)}
-    return scores, overall, {str(k): v for k, v in res.failed.items()}
+    return scores, overall, {**{str(k): v for k, v in res.failed.items()}, **skipped}
