@@ -8,7 +8,12 @@ from tunesmith.errors import TunesmithError
 
 def _add_options(p) -> None:
     p.add_argument("--instrument", default=None,
-                   help="range preset: voice, flute, violin, cello, guitar, bass, piano, sax, trumpet, clarinet, ...")
+                   help="range preset: any (the default), voice, flute, violin, cello, guitar, bass, piano, sax, "
+                        "trumpet, clarinet, ...")
+    p.add_argument("--segmentation", default=None, choices=("auto", "attack", "contour"),
+                   help="how frames become notes: auto (the default: the sung-line contour path when the "
+                        "recording has sung consonants or a voice preset is given, else the attack path), "
+                        "attack (onsets; instruments), contour (sung and bowed lines)")
     p.add_argument("--fmin", default=None, help="lowest pitch, in Hz or as a note name (e.g. 80 or E2)")
     p.add_argument("--fmax", default=None, help="highest pitch, in Hz or as a note name (e.g. 1000 or C6)")
     p.add_argument("--min-note", type=float, default=None, metavar="MS", dest="min_note_ms",
@@ -21,7 +26,7 @@ def _add_options(p) -> None:
 
 
 def _options(args) -> dict:
-    keys = ("instrument", "fmin", "fmax", "min_note_ms", "onset_threshold", "tuning", "model")
+    keys = ("instrument", "fmin", "fmax", "min_note_ms", "onset_threshold", "tuning", "model", "segmentation")
     return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
 
 
@@ -73,7 +78,8 @@ def run(args) -> int:
     print_settings("transcribe", {"instrument": args.instrument or "any", "fmin": args.fmin or "auto",
                                   "fmax": args.fmax or "auto", "min_note_ms": args.min_note_ms or 50,
                                   "onset_threshold": args.onset_threshold or 0.5,
-                                  "tuning": args.tuning or "estimated", "grid": grid})
+                                  "tuning": args.tuning or "estimated", "segmentation": args.segmentation or "auto",
+                                  "grid": grid})
     # validate the options once, before any file is processed
     from tunesmith.transcribe import _check_options, pitch_range
 

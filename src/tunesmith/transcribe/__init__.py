@@ -57,6 +57,7 @@ INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
 POLYPHONY_HARMONICITY = 0.65
 STREAM_BLOCK_S = 30.0
 SEGMENTATIONS = ("auto", "attack", "contour")
+ANY_INSTRUMENT = ("", "any")
 
 
 def _to_midi(value) -> float:
@@ -74,10 +75,12 @@ def _to_midi(value) -> float:
 def pitch_range(instrument: str | None = None, fmin=None, fmax=None) -> tuple[float, float] | None:
     """The MIDI range to search: an ``instrument`` preset, narrowed or widened by ``fmin``/``fmax``.
 
+    ``instrument`` ``None`` or ``"any"`` sets no preset.
+
     ``fmin``/``fmax`` are frequencies in Hz or note names ('E2'). ``None`` when nothing limits the range.
     """
     lo, hi = None, None
-    if instrument:
+    if instrument and instrument.strip().lower() not in ANY_INSTRUMENT:
         key = instrument.lower().replace(" ", "_").replace("-", "_")
         if key not in INSTRUMENT_RANGES:
             raise TunesmithError(f"unknown instrument {instrument!r} (choose from {', '.join(sorted(INSTRUMENT_RANGES))})")
@@ -187,6 +190,7 @@ def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> N
         finds more repeated notes, higher fewer spurious splits).
     tuning : A4 in Hz; ``None`` estimates it from the recording.
     model : path of a transcriber checkpoint (default ``checkpoints/transcriber.pt``).
+    segmentation : ``"auto"`` (default), ``"attack"`` or ``"contour"`` (see :func:`transcribe_track`).
 
     Returns a NoteSequence of performed notes (seconds) with tempo, time
     signature and key estimated; an empty one for silence or noise.

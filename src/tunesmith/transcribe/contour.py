@@ -115,7 +115,38 @@ def segment_contour(midi: np.ndarray, voiced: np.ndarray, onset: np.ndarray | No
             notes.append((a, t + 1, float(mu[k])))
         t = a - 1
     notes.reverse()
-    return notes
+    return _glides_to_targets(notes, m, dead_zone, hop_s)
+
+
+MAX_GLIDE_S = 0.15          # longest glide moved from the end of one note to the start of the next
+
+
+def _glides_to_targets(notes, m, dead_zone, hop_s):
+    """Move a glide that the optimum left at the end of a note to the start of the next one.
+
+    When note ``i + 1`` follows note ``i`` without a gap, the frames at the end of
+    note ``i`` that have left its pitch (by more than ``dead_zone``) and move
+    monotonically towards note ``i + 1``'s pitch belong to the portamento into note
+    ``i + 1``: its start moves back over them (at most :data:`MAX_GLIDE_S`).
+    """
+    max_frames = int(round(MAX_GLIDE_S / hop_s))
+    out = [list(n) for n in notes]
+    for i in range(1, len(out)):
+        a0, b0, mu0 = out[i - 1]
+        a1, _, mu1 = out[i]
+        if b0 != a1 or abs(mu1 - mu0) < 2 * dead_zone:
+            continue
+        sign = np.sign(mu1 - mu0)
+        k = a1
+        while k - 1 > a0 + 1 and a1 - (k - 1) <= max_frames:
+            x = m[k - 1]
+            if not np.isfinite(x) or sign * (x - mu0) <= dead_zone:
+                break
+            if np.isfinite(m[k]) and sign * (m[k] - x) < 0:     # not moving towards the target
+                break
+            k -= 1
+        out[i - 1][1], out[i][0] = k, k
+    return [tuple(n) for n in out]
 
 
 RISE_BEFORE, RISE_AFTER = 6, 3     # frames looked at before / after an onset peak by level_rise
