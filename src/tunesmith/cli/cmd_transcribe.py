@@ -1,4 +1,4 @@
-"""``tunesmith transcribe`` and ``tunesmith evaluate-transcription``."""
+"""``tunesmith transcribe``, ``tunesmith evaluate-transcription`` and ``tunesmith train transcriber``."""
 from __future__ import annotations
 
 import sys
@@ -130,3 +130,52 @@ def run_evaluate(args) -> int:
     if args.report:
         atomic_write_text(args.report, table + "\n")
     return 1 if failed else 0
+
+
+def register_train(train_sub) -> None:
+    t = train_sub.add_parser(
+        "transcriber", help="train the transcriber's frame model (synthetic renders, or your own recordings)",
+        description="Train the transcription CNN. Without --data, renders synthetic training clips (FluidSynth, "
+                    "augmented; see configs/transcriber.yaml) into OUT_DIR/clips.npz first; with --data, trains on "
+                    "a folder of recordings with reference .csv/.mid files of the same stem. Writes "
+                    "OUT_DIR/transcriber.pt (use it with transcribe --model), last.pt, metrics.csv and "
+                    "training_curves.png.")
+    t.add_argument("--data", default=None, metavar="DIR", help="recordings + reference notes (default: synthetic)")
+    t.add_argument("--config", default=None, metavar="YAML", help="settings (default: configs/transcriber.yaml)")
+    t.add_argument("-o", "--out-dir", default="runs/transcriber", metavar="OUT_DIR", help="run folder")
+    t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt with its history (a larger --max-steps extends the run)")
+    t.add_argument("--max-steps", type=int, default=None, help="shortcut for trainer.max_steps=N")
+    t.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint (trainer.init)")
+    t.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="any setting, e.g. data.clips=200 optim.lr=0.001")
+    t.set_defaults(func=run_train)
+
+
+def run_train(args) -> int:
+    from pathlib import Path
+
+    from tunesmith.cli.common import print_settings
+    from tunesmith.transcribe.train import (DEFAULT_CONFIG, clips_from_folder, load_config, make_clips,
+                                            train_transcriber)
+
+    overrides = list(args.overrides)
+    if args.max_steps is not None:
+        overrides.append(f"trainer.max_steps={args.max_steps}")
+    if args.init:
+        overrides.append(f"trainer.init={args.init}")
+    cfg = load_config(args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None), overrides)
+    out = Path(args.out_dir)
+    print_settings("train transcriber", {"data": args.data or "synthetic", "out_dir": out,
+                                         "max_steps": cfg["trainer"]["max_steps"], "lr": cfg["optim"]["lr"],
+                                         "init": cfg["trainer"]["init"], "resume": args.resume})
+    clips = out / "clips.npz"
+    if not clips.exists():
+        if args.data:
+            clips_from_folder(args.data, clips)
+        else:
+            print(f"rendering {cfg['data']['clips']} training clips -> {clips}", file=sys.stderr)
+            make_clips(cfg, clips)
+    ckpt = train_transcriber(clips, out, cfg, resume=args.resume,
+                             progress=lambda row: print(row, file=sys.stderr))
+    print(f"checkpoint: {ckpt}", file=sys.stderr)
+    return 0
