@@ -525,7 +525,8 @@ def main(argv=None) -> int:
                    f"{os.getloadavg()[1]:.1f} at the end of the run), Python {platform.python_version()}, "
                    f"torch {torch.__version__}, {args.threads} threads")
         cmd = "python benchmarks/transcription.py" + (" --slow" if args.slow else "") + \
-              (f" --sets {args.sets}" if args.sets != ",".join(SETS) else "")
+              (f" --sets {args.sets}" if args.sets != ",".join(SETS) else "") + \
+              (f" --threads {args.threads}" if args.threads != 2 else "")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(f"# Transcription benchmark\n\nCommand: `{cmd}`  \nMachine: {machine}  \n"
                            f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{table}\n")
