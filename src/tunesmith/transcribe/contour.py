@@ -20,8 +20,12 @@ O(T K) time and O(T + K) memory, ``K`` the number of pitch candidates).
 
 The note's pitch is its ``mu``: the cost-minimising (clipped-median) pitch of
 its voiced frames, so scoops at the start and falls at the end do not pull it.
-Onset times are refined to the sub-frame position of an onset peak within
-:data:`SNAP_FRAMES` of the note's first frame, when there is one.
+A glide left at the end of a note by the optimum is moved to the start of the note it
+leads into (:func:`_glides_to_targets`). Onset evidence is optional: ``o`` is the
+strength at the peaks of an onset curve (:func:`~tunesmith.transcribe.onsets.pick_onsets`),
+0 elsewhere. The sung path (:func:`contour_notes`) uses none: on real singing the
+instrument-trained CNN's onsets fire on consonants and vowel changes (vocadito_1 onset F1
+0.85 without them, 0.66-0.78 with them, development measurements).
 """
 from __future__ import annotations
 
@@ -31,22 +35,21 @@ GRID_CENTS = 10.0           # spacing of the note-pitch candidates
 DEAD_ZONE = 0.25            # semitones of deviation that cost nothing (vibrato, intonation)
 CAP = 1.5                   # most a frame can cost for being off the note's pitch (semitones)
 PITCH_WEIGHT = 2.0          # W: cost per semitone of deviation, per voiced frame
-DEFAULT_HOLD_MS = 100.0     # note start price, as the duration of a held frame run it buys
+DEFAULT_HOLD_MS = 150.0     # note start price as the held duration it buys; chosen on vocadito_1 (A1), 60-220 tried
 ONSET_GAIN = 0.9            # share of the start price a full-strength onset pays back
-SNAP_FRAMES = 2             # onset peaks this close to a note's first frame set its onset time
 V_CLIP = (0.02, 0.98)       # voicing probabilities are clipped to this (finite log costs)
 
 
 def segment_contour(midi: np.ndarray, voiced: np.ndarray, onset: np.ndarray | None, hop_s: float, *,
                     hold_ms: float = DEFAULT_HOLD_MS, onset_gain: float = ONSET_GAIN,
                     dead_zone: float = DEAD_ZONE, pitch_weight: float = PITCH_WEIGHT,
-                    cap: float = CAP, onset_threshold: float = 0.3, level_db: np.ndarray | None = None,
-                    rise_db: float = 0.0, restart_gain: float = 0.0) -> list[tuple[int, int, float]]:
+                    cap: float = CAP, onset_threshold: float = 0.3) -> list[tuple[int, int, float]]:
     """Notes ``[(first_frame, stop_frame, mu_midi), ...]`` of a contour (see the module docstring).
 
     ``midi`` is the frame f0 in fractional MIDI (NaN where no pitch was measured),
-    ``voiced`` the probability that a note sounds, ``onset`` the onset strength
-    (``None``: no onset evidence), ``hop_s`` the frame hop in seconds.
+    ``voiced`` the probability that a note sounds, ``onset`` an onset-strength curve in [0, 1]
+    (``None``: no onset evidence; otherwise its peaks at or above ``onset_threshold`` lower the
+    start price), ``hop_s`` the frame hop in seconds.
     """
     m = np.asarray(midi, dtype=np.float64)
     n = len(m)
@@ -62,8 +65,6 @@ def segment_contour(midi: np.ndarray, voiced: np.ndarray, onset: np.ndarray | No
 
         strength = np.clip(np.nan_to_num(np.asarray(onset, dtype=np.float64)), 0, 1)
         peaks, _ = pick_onsets(strength, onset_threshold, min_gap=2)
-        if level_db is not None and rise_db > 0:
-            peaks = peaks[level_rise(np.asarray(level_db, dtype=np.float64), peaks) >= rise_db]
         o[peaks] = strength[peaks]
     step = GRID_CENTS / 100.0
     lo, hi = np.floor(np.nanmin(m) / step) * step, np.ceil(np.nanmax(m) / step) * step
@@ -84,12 +85,9 @@ def segment_contour(midi: np.ndarray, voiced: np.ndarray, onset: np.ndarray | No
     work = np.empty(K)
     for t in range(n):
         # enter a note at t from the best state at t-1 (gap or any note: re-articulation allowed)
-        enter = np.full(K, prev_best + start_cost[t])
-        if o[t] > 0 and restart_gain > 0 and t > 0 and best_kind[t - 1] >= 0:
-            same = np.abs(mu - mu[best_kind[t - 1]]) < 0.5
-            enter[same] = prev_best + beta * (1 - restart_gain * o[t])
+        enter = prev_best + start_cost[t]
         new = enter < vn
-        vn[new] = enter[new]
+        vn[new] = enter
         seg0[new] = t
         # stay in / enter a gap
         if t > 0 and prev_best < vg:
@@ -149,44 +147,7 @@ def _glides_to_targets(notes, m, dead_zone, hop_s):
     return [tuple(n) for n in out]
 
 
-RISE_BEFORE, RISE_AFTER = 6, 3     # frames looked at before / after an onset peak by level_rise
-
-
-def level_rise(level_db: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """dB by which the level just after each frame exceeds the quietest level just before it.
-
-    ``max(level[f .. f + RISE_AFTER]) - min(level[f - RISE_BEFORE .. f])``: large at a
-    re-articulation (a dip then a new attack) or a struck note, small for an onset
-    peak inside a sustained sound.
-    """
-    n = len(level_db)
-    out = np.zeros(len(frames))
-    for i, f in enumerate(np.asarray(frames, dtype=int)):
-        before = level_db[max(0, f - RISE_BEFORE):f + 1]
-        after = level_db[f:min(n, f + RISE_AFTER + 1)]
-        out[i] = float(after.max() - before.min())
-    return out
-
-
-def onset_times(notes, onset: np.ndarray | None, hop_s: float, threshold: float = 0.3) -> list[float]:
-    """Onset time (s) of each note: an onset peak's sub-frame position within :data:`SNAP_FRAMES`, else the frame edge."""
-    from tunesmith.transcribe.onsets import pick_onsets
-
-    if onset is None:
-        return [max(0.0, (a - 0.5) * hop_s) for a, _, _ in notes]
-    frames, pos = pick_onsets(onset, threshold, min_gap=2)
-    out = []
-    for a, _, _ in notes:
-        t = (a - 0.5) * hop_s
-        if len(frames):
-            j = int(np.argmin(np.abs(frames - a)))
-            if abs(int(frames[j]) - a) <= SNAP_FRAMES:
-                t = float(pos[j]) * hop_s
-        out.append(max(0.0, t))
-    return out
-
-
-SUNG_HOLD_MS = 150.0        # note start price on the sung path, chosen on vocadito_1 (A1) and FluidR3 dev renders
+SUNG_HOLD_MS = DEFAULT_HOLD_MS
 
 
 def contour_notes(midi: np.ndarray, voiced: np.ndarray, power: np.ndarray, hop_s: float, *,
