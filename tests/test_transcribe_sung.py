@@ -80,8 +80,14 @@ def test_consonant_test_separates_sung_words_from_a_plain_tone():
     from tunesmith.transcribe import voice as V
 
     rng = np.random.default_rng(3)
-    plain = np.concatenate([_tone(f, 0.5) for f in (220, 247, 262, 294)])
-    worded = np.concatenate([np.concatenate([_fricative(0.08, rng=rng), _tone(f, 0.5)]) for f in (220, 247, 262, 294)])
+
+    def pause():     # a quiet room between phrases
+        return (rng.normal(size=2400) * 1e-4).astype(np.float32)
+
+    freqs = (220, 247, 262, 294)
+    plain = np.concatenate([np.concatenate([pause(), _tone(f, 0.5)]) for f in freqs])
+    worded = np.concatenate([np.concatenate([pause(), _fricative(0.08, rng=rng), _tone(f, 0.5)]) for f in freqs])
+    hiss = plain + (rng.normal(size=len(plain)) * 0.02).astype(np.float32)     # white noise, about 20 dB SNR
 
     def analyse(y):
         a = V.SungAnalysis()
@@ -89,6 +95,7 @@ def test_consonant_test_separates_sung_words_from_a_plain_tone():
         return a.finish(len(y) // 256)
 
     assert not V.is_sung(analyse(plain))
+    assert not V.is_sung(analyse(hiss))          # background hiss is not a consonant
     assert V.is_sung(analyse(worded))
 
 

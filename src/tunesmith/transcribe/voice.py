@@ -10,20 +10,23 @@ component and segments it with :func:`tunesmith.transcribe.contour.segment_conto
 
 Which path a recording takes (:func:`is_sung`). Sung words contain unvoiced
 consonants (s, sh, f, t, k, breath): loud, unpitched frames whose energy lies
-mostly above :data:`FRICATIVE_HZ`. Sampled and real instruments have almost
+mostly above :data:`FRICATIVE_HZ` and that stand clear of the background (so
+that hiss between notes does not count). Sampled and real instruments have almost
 none. The share of such frames decides: at least :data:`SUNG_FRICATIVE_SHARE`
-of all frames means "sung". Measured shares (see ``benchmarks/results/transcription.md``):
-vocadito_1 0.036 (0.012 when band-limited to 4 kHz), 0 to 0.001 on 20 FluidR3
-renders clean and hard and on 3 real solo-violin recordings, 0.005 to 0.17 on
-read speech. A singer vocalising without consonants ("oo") takes the
-instrument path; ``segmentation="contour"`` or a voice preset forces the sung path.
+of all frames means "sung". Shares measured while choosing the constants
+(development data): vocadito_1 0.033 (0.010 band-limited to 4 kHz, 0.024 with
+white noise at 20 dB SNR); at most 0.0007 on the 100 FluidR3 renders (clean and
+hard), on 3 real solo-violin recordings and on 10 renders band-limited or with white
+noise at 20 dB SNR. A singer vocalising without such consonants ("oo", "la") takes
+the instrument path; ``segmentation="contour"`` or a voice preset forces the sung path.
 """
 from __future__ import annotations
 
 import numpy as np
 
 FRICATIVE_HZ = 2500.0          # a consonant frame has most of its energy above this
-FRICATIVE_HF_SHARE = 0.3       # ... at least this share of it
+FRICATIVE_HF_SHARE = 0.5       # ... at least this share of it
+FRICATIVE_FLOOR_DB = 10.0      # and it stands this far above the recording's floor (5th percentile level)
 FRICATIVE_UNVOICED = 0.3       # swift-f0 confidence below this counts as unpitched
 FRICATIVE_LOUD_DB = 25.0       # and the frame is within this many dB of the median voiced frame
 SUNG_FRICATIVE_SHARE = 0.005   # share of consonant frames from which a recording counts as sung
@@ -104,7 +107,9 @@ def fricative_share(confidence: np.ndarray, hf_share: np.ndarray, level_db: np.n
     if not voiced.any() or not len(confidence):
         return 0.0
     ref = float(np.median(level_db[voiced]))
-    cons = (confidence < FRICATIVE_UNVOICED) & (level_db > ref - FRICATIVE_LOUD_DB) & (hf_share > FRICATIVE_HF_SHARE)
+    floor = float(np.percentile(level_db, 5))
+    cons = ((confidence < FRICATIVE_UNVOICED) & (level_db > ref - FRICATIVE_LOUD_DB)
+            & (level_db > floor + FRICATIVE_FLOOR_DB) & (hf_share > FRICATIVE_HF_SHARE))
     return float(cons.mean())
 
 
