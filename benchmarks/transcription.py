@@ -470,7 +470,9 @@ def main(argv=None) -> int:
         print(table)
         if not args.no_write and not args.quick:
             SPEED_RESULTS.write_text(
-                "# Transcription speed and memory\n\nCommand: `python benchmarks/transcription.py --speed`  \n"
+                "# Transcription speed and memory\n\nCommand: `python benchmarks/transcription.py --speed"
+                + (f" --repeats {args.repeats}" if args.repeats != 3 else "")
+                + (f" --threads {args.threads}" if args.threads != 2 else "") + "`  \n"
                 f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared CPU VM), Python "
                 f"{platform.python_version()}, torch {torch.__version__}  \n"
                 f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{table}\n")
