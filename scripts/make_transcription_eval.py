@@ -1,6 +1,7 @@
 """Build the transcription evaluation set (deterministic): folk melodies rendered on 10 instruments.
 
     python scripts/make_transcription_eval.py [--out bench_data/transcription_eval] [--per-instrument 5]
+    python scripts/make_transcription_eval.py --unseen     # the unseen-soundfont set (TimGM6mb)
 
 Melodies: music21's folk collections (essenFolksong, ryansMammoth, oneills1850), which the
 transcriber's training never uses (it trains on chorales, Palestrina, Monteverdi, Trecento and
@@ -13,6 +14,11 @@ instrument's range, rendered with FluidSynth + FluidR3 GM at 22.05 kHz, and writ
 
 with the reference notes beside each as <stem>.mid and <stem>.csv, plus OUT/manifest.json.
 The same seed always gives the same files.
+
+``--unseen`` builds the unseen-soundfont set instead: 2 excerpts per instrument (another seed, so
+other tunes and performances), rendered through TimGM6mb (Debian ``timgm6mb-soundfont``), a
+soundfont that no training clip uses (training renders through FluidR3 only), into
+bench_data/transcription_eval_unseen.
 """
 from __future__ import annotations
 
@@ -29,6 +35,8 @@ from tunesmith.transcribe import dataset as ds
 
 SR = 22050
 SEED = 20261125
+UNSEEN_SEED = 20261201
+UNSEEN_SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 
 
 def main(argv=None) -> int:
@@ -36,8 +44,19 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench_data/transcription_eval")
     ap.add_argument("--per-instrument", type=int, default=5)
     ap.add_argument("--snr-db", type=float, default=20.0)
+    ap.add_argument("--unseen", action="store_true", help="the unseen-soundfont set (TimGM6mb, 2 per instrument)")
+    ap.add_argument("--soundfont", default=None, help="render through this .sf2 (default: the system GM soundfont)")
     args = ap.parse_args(argv)
-    rng = np.random.default_rng(SEED)
+    if args.unseen:
+        args.soundfont = args.soundfont or UNSEEN_SOUNDFONT
+        if args.out == "bench_data/transcription_eval":
+            args.out = "bench_data/transcription_eval_unseen"
+        if args.per_instrument == 5:
+            args.per_instrument = 2
+        if not Path(args.soundfont).is_file():
+            print(f"error: {args.soundfont} not found (apt-get install timgm6mb-soundfont)", file=sys.stderr)
+            return 1
+    rng = np.random.default_rng(UNSEEN_SEED if args.unseen else SEED)
     out = Path(args.out)
     (out / "clean").mkdir(parents=True, exist_ok=True)
     (out / "hard").mkdir(parents=True, exist_ok=True)
@@ -58,7 +77,7 @@ def main(argv=None) -> int:
         qpm = float(rng.uniform(70, 150))
         legato = float(rng.uniform(0.55, 1.0))
         perf = ds.perform(mel, rng, inst, qpm=qpm, legato=legato)
-        audio = ds.render_performance(perf, SR)
+        audio = ds.render_performance(perf, SR, soundfont=args.soundfont)
         stem = f"{k:02d}_{inst.name}_{''.join(c for c in (mel.name or 'tune') if c.isalnum())[:24]}"
         rt60 = float(rng.uniform(0.6, 1.2))
         hard = ds.add_reverb(audio.samples, SR, rng, rt60=rt60, wet=0.45)
@@ -71,7 +90,9 @@ def main(argv=None) -> int:
                          "qpm": round(qpm, 1), "legato": round(legato, 2), "rt60": round(rt60, 2),
                          "notes": len(perf), "duration_s": round(audio.duration, 2)})
         print(f"{stem}: {len(perf)} notes, {audio.duration:.1f} s", file=sys.stderr)
-    (out / "manifest.json").write_text(json.dumps({"seed": SEED, "sr": SR, "snr_db": args.snr_db,
+    (out / "manifest.json").write_text(json.dumps({"seed": UNSEEN_SEED if args.unseen else SEED, "sr": SR,
+                                                   "snr_db": args.snr_db,
+                                                   "soundfont": Path(args.soundfont).name if args.soundfont else "FluidR3_GM.sf2",
                                                    "corpora": ds.EVAL_CORPORA, "excerpts": manifest}, indent=1))
     total = sum(m["duration_s"] for m in manifest)
     print(f"wrote {len(manifest)} excerpts ({total:.0f} s) x 2 versions to {out}", file=sys.stderr)

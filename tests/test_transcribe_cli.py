@@ -157,3 +157,25 @@ def test_cli_evaluate_transcription(recordings, capsys, tmp_path):
     assert f1 >= 0.8
     assert (tmp_path / "r.md").read_text().startswith("| file")
     assert main(["evaluate-transcription", "--data", str(tmp_path / "none")]) == 1
+
+
+def test_instrument_any_is_accepted_and_means_no_preset():
+    from tunesmith.transcribe import pitch_range
+
+    assert pitch_range("any") is None
+    assert pitch_range("Any", fmin="C3") == (48.0, 127.0)
+
+
+def test_evaluate_finds_references_in_a_sibling_folder(tmp_path):
+    """The shipped layout: audio in data/songs, references in data/reference (same stem)."""
+    import soundfile as sf
+
+    from tunesmith.transcribe.evaluate import pair_files
+
+    (tmp_path / "songs").mkdir()
+    (tmp_path / "reference").mkdir()
+    sf.write(tmp_path / "songs" / "tune.wav", np.zeros(1600, np.float32), 16000)
+    sf.write(tmp_path / "songs" / "other.wav", np.zeros(1600, np.float32), 16000)   # no reference: skipped
+    (tmp_path / "reference" / "tune.csv").write_text("onset_s,offset_s,pitch_midi\n0.1,0.5,60\n")
+    (tmp_path / "reference" / "tune.mid").write_bytes(b"")
+    assert pair_files(tmp_path) == [(tmp_path / "songs" / "tune.wav", tmp_path / "reference" / "tune.csv")]

@@ -1,4 +1,4 @@
-"""``tunesmith transcribe`` and ``tunesmith evaluate-transcription``."""
+"""``tunesmith transcribe``, ``tunesmith evaluate-transcription`` and ``tunesmith train transcriber``."""
 from __future__ import annotations
 
 import sys
@@ -8,7 +8,12 @@ from tunesmith.errors import TunesmithError
 
 def _add_options(p) -> None:
     p.add_argument("--instrument", default=None,
-                   help="range preset: voice, flute, violin, cello, guitar, bass, piano, sax, trumpet, clarinet, ...")
+                   help="range preset: any (the default), voice, flute, violin, cello, guitar, bass, piano, sax, "
+                        "trumpet, clarinet, ...")
+    p.add_argument("--segmentation", default=None, choices=("auto", "attack", "contour"),
+                   help="how frames become notes: auto (the default: the sung-line contour path when the "
+                        "recording has sung consonants or a voice preset is given, else the attack path), "
+                        "attack (onsets; instruments), contour (sung and bowed lines)")
     p.add_argument("--fmin", default=None, help="lowest pitch, in Hz or as a note name (e.g. 80 or E2)")
     p.add_argument("--fmax", default=None, help="highest pitch, in Hz or as a note name (e.g. 1000 or C6)")
     p.add_argument("--min-note", type=float, default=None, metavar="MS", dest="min_note_ms",
@@ -23,7 +28,7 @@ def _add_options(p) -> None:
 
 
 def _options(args) -> dict:
-    keys = ("instrument", "fmin", "fmax", "min_note_ms", "onset_threshold", "tuning", "model")
+    keys = ("instrument", "fmin", "fmax", "min_note_ms", "onset_threshold", "tuning", "model", "segmentation")
     return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
 
 
@@ -75,7 +80,8 @@ def run(args) -> int:
     print_settings("transcribe", {"instrument": args.instrument or "any", "fmin": args.fmin or "auto",
                                   "fmax": args.fmax or "auto", "min_note_ms": args.min_note_ms or 50,
                                   "onset_threshold": args.onset_threshold or 0.5,
-                                  "tuning": args.tuning or "estimated", "grid": grid})
+                                  "tuning": args.tuning or "estimated", "segmentation": args.segmentation or "auto",
+                                  "grid": grid})
     # validate the options once, before any file is processed
     from tunesmith.transcribe import check_options, pitch_range
 
@@ -126,3 +132,52 @@ def run_evaluate(args) -> int:
     if args.report:
         atomic_write_text(args.report, table + "\n")
     return 1 if failed else 0
+
+
+def register_train(train_sub) -> None:
+    t = train_sub.add_parser(
+        "transcriber", help="train the transcriber's frame model (synthetic renders, or your own recordings)",
+        description="Train the transcription CNN. Without --data, renders synthetic training clips (FluidSynth, "
+                    "augmented; see configs/transcriber.yaml) into OUT_DIR/clips.npz first; with --data, trains on "
+                    "a folder of recordings with reference .csv/.mid files of the same stem. Writes "
+                    "OUT_DIR/transcriber.pt (use it with transcribe --model), last.pt, metrics.csv and "
+                    "training_curves.png.")
+    t.add_argument("--data", default=None, metavar="DIR", help="recordings + reference notes (default: synthetic)")
+    t.add_argument("--config", default=None, metavar="YAML", help="settings (default: configs/transcriber.yaml)")
+    t.add_argument("-o", "--out-dir", default="runs/transcriber", metavar="OUT_DIR", help="run folder")
+    t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt with its history (a larger --max-steps extends the run)")
+    t.add_argument("--max-steps", type=int, default=None, help="shortcut for trainer.max_steps=N")
+    t.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint (trainer.init)")
+    t.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="any setting, e.g. data.clips=200 optim.lr=0.001")
+    t.set_defaults(func=run_train)
+
+
+def run_train(args) -> int:
+    from pathlib import Path
+
+    from tunesmith.cli.common import print_settings
+    from tunesmith.transcribe.train import (DEFAULT_CONFIG, clips_from_folder, load_config, make_clips,
+                                            train_transcriber)
+
+    overrides = list(args.overrides)
+    if args.max_steps is not None:
+        overrides.append(f"trainer.max_steps={args.max_steps}")
+    if args.init:
+        overrides.append(f"trainer.init={args.init}")
+    cfg = load_config(args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None), overrides)
+    out = Path(args.out_dir)
+    print_settings("train transcriber", {"data": args.data or "synthetic", "out_dir": out,
+                                         "max_steps": cfg["trainer"]["max_steps"], "lr": cfg["optim"]["lr"],
+                                         "init": cfg["trainer"]["init"], "resume": args.resume})
+    clips = out / "clips.npz"
+    if not clips.exists():
+        if args.data:
+            clips_from_folder(args.data, clips)
+        else:
+            print(f"rendering {cfg['data']['clips']} training clips -> {clips}", file=sys.stderr)
+            make_clips(cfg, clips)
+    ckpt = train_transcriber(clips, out, cfg, resume=args.resume,
+                             progress=lambda row: print(row, file=sys.stderr))
+    print(f"checkpoint: {ckpt}", file=sys.stderr)
+    return 0

@@ -27,6 +27,7 @@ estimated when there are enough notes.
 """
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
 # with reverb and noise 0.74-0.99, and triads on the same 8 instruments 0.43-0.61.
 POLYPHONY_HARMONICITY = 0.65
 STREAM_BLOCK_S = 30.0
+SEGMENTATIONS = ("auto", "attack", "contour")
+ANY_INSTRUMENT = ("", "any")
 
 
 def _to_midi(value) -> float:
@@ -72,10 +75,12 @@ def _to_midi(value) -> float:
 def pitch_range(instrument: str | None = None, fmin=None, fmax=None) -> tuple[float, float] | None:
     """The MIDI range to search: an ``instrument`` preset, narrowed or widened by ``fmin``/``fmax``.
 
+    ``instrument`` ``None`` or ``"any"`` sets no preset.
+
     ``fmin``/``fmax`` are frequencies in Hz or note names ('E2'). ``None`` when nothing limits the range.
     """
     lo, hi = None, None
-    if instrument:
+    if instrument and instrument.strip().lower() not in ANY_INSTRUMENT:
         key = instrument.lower().replace(" ", "_").replace("-", "_")
         if key not in INSTRUMENT_RANGES:
             raise TunesmithError(f"unknown instrument {instrument!r} (choose from {', '.join(sorted(INSTRUMENT_RANGES))})")
@@ -99,6 +104,7 @@ class Transcription:
     notes: NoteSequence
     track: object
     polyphonic: bool = False
+    sung: bool = False
 
 
 def _check_options(min_note_ms, onset_threshold, tuning):
@@ -113,17 +119,28 @@ def _check_options(min_note_ms, onset_threshold, tuning):
 def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=None,
                      min_note_ms: float = DEFAULT_MIN_NOTE_MS, onset_threshold: float = DEFAULT_ONSET_THRESHOLD,
                      voicing_threshold: float = DEFAULT_VOICING_THRESHOLD, tuning: float | None = None,
-                     model=None, name: str | None = None, progress=None) -> Transcription:
+                     model=None, name: str | None = None, progress=None,
+                     segmentation: str = "auto") -> Transcription:
     """The full pipeline over an iterable of 16 kHz float blocks; returns notes and the frame track.
 
     Used by :func:`transcribe` and :func:`transcribe_file`; call it directly for
-    custom streaming sources.
+    custom streaming sources. ``segmentation``: ``"attack"`` (the CNN's onsets and
+    semitones, :func:`tunesmith.transcribe.segment.segment`; best on instruments),
+    ``"contour"`` (the sung path: swift-f0's contour cut by
+    :func:`tunesmith.transcribe.contour.contour_notes`), or ``"auto"``: the sung path
+    for a voice preset or when :func:`tunesmith.transcribe.voice.is_sung` hears the
+    consonants of sung words, the attack path otherwise. ``Transcription.sung`` says which ran.
     """
     from tunesmith.transcribe import pitch as P
     from tunesmith.transcribe.quantize import annotate
     from tunesmith.transcribe.segment import segment
 
+    from tunesmith.transcribe import voice as V
+    from tunesmith.transcribe.contour import contour_notes
+
     _check_options(min_note_ms, onset_threshold, tuning)
+    if segmentation not in SEGMENTATIONS:
+        raise TunesmithError(f"segmentation must be one of {', '.join(SEGMENTATIONS)}, got {segmentation!r}")
     rng = pitch_range(instrument, fmin, fmax)
     net = P.load_model(model)
     blocks = iter(blocks)
@@ -131,18 +148,31 @@ def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=N
     if first is None:
         raise TunesmithError("no audio")
     a4 = float(tuning) if tuning else P.estimate_tuning(first, P.SR)
+    sung_analysis = V.SungAnalysis(rng) if segmentation != "attack" else None
 
     def chained():
-        yield first
-        yield from blocks
+        for b in itertools.chain([first], blocks):
+            if sung_analysis is not None:   # the sung path's analysis sees the same blocks
+                sung_analysis.push(b)
+            yield b
 
     track = P.track_blocks(chained(), net, a4_hz=a4, midi_range=rng, progress=progress)
-    notes = segment(track, onset_threshold=onset_threshold, min_note_ms=min_note_ms,
-                    voicing_threshold=voicing_threshold)
+    sung = False
+    if sung_analysis is not None:
+        frames = sung_analysis.finish(len(track))
+        preset = (instrument or "").lower().replace(" ", "_").replace("-", "_") in V.VOICE_PRESETS
+        sung = segmentation == "contour" or preset or V.is_sung(frames)
+    if sung:
+        conf = frames["confidence"]
+        notes = contour_notes(frames["midi"], conf, track.power, track.hop_s, min_note_ms=min_note_ms)
+        track.f0 = np.where(conf >= 0.5, frames["midi"], np.nan)
+    else:
+        notes = segment(track, onset_threshold=onset_threshold, min_note_ms=min_note_ms,
+                        voicing_threshold=voicing_threshold)
     seq = annotate(NoteSequence(notes, name=name))
     voiced = track.voiced >= voicing_threshold
     poly = bool(voiced.sum() > 20 and np.median(track.harmonicity[voiced]) < POLYPHONY_HARMONICITY)
-    return Transcription(seq, track, poly)
+    return Transcription(seq, track, poly, sung)
 
 
 def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> NoteSequence:
@@ -160,6 +190,7 @@ def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> N
         finds more repeated notes, higher fewer spurious splits).
     tuning : A4 in Hz; ``None`` estimates it from the recording.
     model : path of a transcriber checkpoint (default: the shipped one, :func:`tunesmith.models.path`).
+    segmentation : ``"auto"`` (default), ``"attack"`` or ``"contour"`` (see :func:`transcribe_track`).
 
     Returns a NoteSequence of performed notes (seconds) with tempo, time
     signature and key estimated; an empty one for silence or noise.

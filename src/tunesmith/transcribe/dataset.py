@@ -217,11 +217,12 @@ def add_reverb(y: np.ndarray, sr: int, rng: np.random.Generator, rt60: float = 0
     return (out * scale).astype(np.float32)
 
 
-def render_performance(perf: NoteSequence, sr: int, tail_s: float = 0.6) -> Audio:
-    """FluidSynth render of ``perf`` (its ``program``), peak-normalised to -3 dBFS."""
+def render_performance(perf: NoteSequence, sr: int, tail_s: float = 0.6, soundfont=None) -> Audio:
+    """FluidSynth render of ``perf`` (its ``program``) through ``soundfont`` (default: the system GM
+    soundfont, FluidR3), peak-normalised to -3 dBFS."""
     from tunesmith.render import render
 
-    audio = render(perf, sr, engine="fluidsynth", tail_s=tail_s)
+    audio = render(perf, sr, engine="fluidsynth", tail_s=tail_s, soundfont=soundfont)
     y = audio.samples
     peak = float(np.abs(y).max()) if len(y) else 0.0
     return Audio(y * (0.708 / peak) if peak > 0 else y, sr)

@@ -21,6 +21,7 @@ ONSET_TOLERANCE_S = 0.05
 PITCH_TOLERANCE_CENTS = 50.0
 OFFSET_RATIO = 0.2
 FRAME_STEP_S = 0.01
+REFERENCE_EXTENSIONS = (".csv", ".mid", ".midi")
 
 
 @dataclass
@@ -99,8 +100,11 @@ def score_file(ref: NoteSequence, est: NoteSequence, est_times: np.ndarray | Non
 
 
 def pair_files(data: str | Path) -> list[tuple[Path, Path]]:
-    """(audio, reference) pairs under ``data``: a reference ``.mid``/``.midi``/``.csv`` with the audio's stem.
+    """(audio, reference) pairs under ``data``: a reference ``.csv``/``.mid``/``.midi`` with the audio's stem.
 
+    The reference is looked for beside the audio first, then anywhere under ``data``
+    (e.g. the shipped layout: ``data/songs/x.flac`` with ``data/reference/x.csv``); of
+    several candidates with the same stem a ``.csv`` wins, then the nearest folder.
     Raises :class:`TunesmithError` when the folder does not exist or holds no pair.
     """
     from tunesmith.io import AUDIO_EXTENSIONS
@@ -108,15 +112,22 @@ def pair_files(data: str | Path) -> list[tuple[Path, Path]]:
     root = Path(data)
     if not root.is_dir():
         raise TunesmithError("no such folder", root)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    by_stem: dict[str, list[Path]] = {}
+    for p in files:
+        if p.suffix.lower() in REFERENCE_EXTENSIONS:
+            by_stem.setdefault(p.stem, []).append(p)
     pairs = []
-    for audio in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS):
-        for ext in (".mid", ".midi", ".csv"):
-            ref = audio.with_suffix(ext)
-            if ref.exists():
-                pairs.append((audio, ref))
-                break
+    for audio in (p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS):
+        cands = by_stem.get(audio.stem, [])
+        if not cands:
+            continue
+        beside = [c for c in cands if c.parent == audio.parent]
+        pool = beside or cands
+        pool.sort(key=lambda c: (REFERENCE_EXTENSIONS.index(c.suffix.lower()), len(c.relative_to(root).parts)))
+        pairs.append((audio, pool[0]))
     if not pairs:
-        raise TunesmithError("no audio files with a reference .mid or .csv of the same name", root)
+        raise TunesmithError("no audio files with a reference .csv or .mid of the same name", root)
     return pairs
 
 

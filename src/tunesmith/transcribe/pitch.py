@@ -327,7 +327,7 @@ def load_model(path=None) -> TranscriberNet:
         raise CheckpointError("not a tunesmith transcriber checkpoint", path)
     if ckpt.get("format_version") != CHECKPOINT_FORMAT or ckpt.get("front_end") != front_end_settings():
         raise CheckpointError(f"checkpoint made by tunesmith {ckpt.get('tunesmith_version')} with other "
-                              "front-end settings; retrain it with scripts/train_transcriber.py", path)
+                              "front-end settings; retrain it with tunesmith train transcriber", path)
     net = TranscriberNet(**ckpt["model_config"])
     try:
         net.load_state_dict(ckpt["state_dict"])

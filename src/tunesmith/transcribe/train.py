@@ -1,0 +1,451 @@
+"""The transcriber's training recipe (``tunesmith train transcriber``; settings in ``configs/transcriber.yaml``).
+
+Data. Either a folder of the user's own recordings with reference notes (audio + ``.csv``/``.mid``
+of the same stem, as :func:`tunesmith.transcribe.evaluate.pair_files` finds them), or, without
+``--data``, synthetic clips rendered by :func:`make_clips`: performed excerpts of training melodies
+(:data:`tunesmith.transcribe.dataset.TRAIN_CORPORA` and random melodies; never the folk tunes of the
+evaluation sets) on GM programs through the soundfonts of ``data.soundfonts`` (FluidR3 by default;
+TimGM6mb is kept out: it is the unseen-soundfont benchmark's), plus, with probability
+``data.p_sung``, a source-filter singing voice (:func:`sung_clip`: glottal pulses through vowel
+formants, vibrato, portamento, scoops, drift, jitter, shimmer, breath and consonant noise, with
+exact note labels). Each clip is augmented (:func:`augment`): detuning, room reverb, random EQ,
+telephone band-limiting, pink/white noise and level changes.
+
+Targets per 16 ms frame: the semitone class (0 = unvoiced), and soft onset / offset targets (a
+Gaussian of 10 ms around each note's start / end). Loss: cross-entropy on the pitch classes +
+binary cross-entropy on onsets (positive weight 4) and offsets (weight 2, loss weight 0.5).
+AdamW with a one-cycle learning rate over ``trainer.max_steps`` steps of random 5.1 s crops.
+
+Run folder ``out_dir``: ``clips.npz`` (the rendered data, reused), ``last.pt`` (model, optimiser,
+schedule and step: ``--resume`` continues from it with its history; a larger ``max_steps``
+extends it), ``metrics.csv``,
+``training_curves.png`` and ``transcriber.pt`` (the inference checkpoint, the format
+:func:`tunesmith.transcribe.pitch.load_model` reads, weights only).
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "transcriber.yaml"
+BUILTIN_CONFIG = {
+    "seed": 7,
+    "data": {"clips": 700, "p_eval_instruments": 0.6, "p_corpus": 0.55, "p_sung": 0.0,
+             "soundfonts": ["/usr/share/sounds/sf2/FluidR3_GM.sf2"], "val_clips": 24},
+    "augment": {"p_detune": 0.6, "max_cents": 30.0, "p_reverb": 0.4, "p_eq": 0.0, "p_phone": 0.0,
+                "p_noise": 0.6, "snr_db": [5.0, 40.0], "gain_db": [-35.0, 0.0]},
+    "model": {"channels": 16, "reduce": 4, "hidden": 64},
+    "optim": {"lr": 3e-3, "weight_decay": 1e-4, "batch": 16, "crop_frames": 320, "pct_start": 0.15},
+    "trainer": {"max_steps": 2000, "eval_every": 50, "threads": 1, "init": None},
+}
+ONSET_SIGMA_S = 0.010
+CROP_MARGIN = 8
+
+
+# ----------------------------------------------------------------------------- config
+def load_config(path=None, overrides=()) -> dict:
+    """The built-in settings, updated by the YAML file ``path`` and ``'section.key=value'`` overrides."""
+    import copy
+
+    import yaml
+
+    from tunesmith.errors import TunesmithError
+
+    cfg = copy.deepcopy(BUILTIN_CONFIG)
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise TunesmithError("config file not found", p)
+        loaded = yaml.safe_load(p.read_text()) or {}
+        for section, values in loaded.items():
+            if isinstance(values, dict) and isinstance(cfg.get(section), dict):
+                cfg[section].update(values)
+            else:
+                cfg[section] = values
+    for item in overrides:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if "=" not in item or not name or section not in cfg or not isinstance(cfg[section], dict):
+            raise TunesmithError(f"override {item!r}: give section.key=value (sections: "
+                                 f"{', '.join(k for k, v in cfg.items() if isinstance(v, dict))})")
+        cfg[section][name] = yaml.safe_load(value)
+    return cfg
+
+
+# ----------------------------------------------------------------------------- data
+def sung_clip(rng: np.random.Generator, sr: int = 16000, n_notes: int | None = None):
+    """A synthetic sung phrase with exact labels: ``(samples float32, notes (n, 3) [onset_s, offset_s, midi])``.
+
+    Source: a glottal pulse train (Rosenberg-like pulses, ``f0`` with jitter 0.5 %
+    and shimmer 1 dB) plus breath noise, through three vowel formants (F1-F3 from a random vowel,
+    changing at every note, bandwidths 60-120 Hz). Pitch per note: the written MIDI pitch plus a slow
+    drift of up to ±30 cents, a scoop from 50-150 cents below over 40-90 ms (half of the notes),
+    a portamento from the previous note (30 % of legato notes) and vibrato of 4-7 Hz and ±30-150 cents
+    that sets in after 150 ms. Notes are separated by short pauses or a consonant burst (high-passed
+    noise, 30-90 ms) or follow legato. The label of a note runs from its first voiced sample to its last.
+    """
+    from scipy.signal import butter, lfilter, sosfilt
+
+    vowels = ((730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (570, 840, 2410),
+              (440, 1020, 2240), (660, 1720, 2410))
+    n_notes = n_notes or int(rng.integers(6, 16))
+    centre = float(rng.uniform(45, 76))
+    pitches = [centre]
+    for _ in range(n_notes - 1):
+        step = int(rng.choice([-4, -3, -2, -2, -1, -1, 0, 1, 1, 2, 2, 3, 4, 5, -5, 7]))
+        pitches.append(float(np.clip(pitches[-1] + step, centre - 9, centre + 9)))
+    pitches = [round(p) for p in pitches]
+    t, f0_track, amp, labels, form = 0.0, [], [], [], []
+    lead = float(rng.uniform(0.1, 0.5))
+    f0_track.append(np.zeros(int(lead * sr)))
+    amp.append(np.zeros(int(lead * sr)))
+    form.append(np.zeros(int(lead * sr), dtype=int))
+    t = lead
+    cons = []
+    prev = None
+    drift = float(rng.uniform(-0.3, 0.3))
+    vib_rate, vib_cents = float(rng.uniform(4, 7)), float(rng.uniform(30, 150))
+    for i, p in enumerate(pitches):
+        dur = float(rng.choice([0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.4]))
+        n = int(dur * sr)
+        tt = np.arange(n) / sr
+        midi = p + drift + rng.normal(0, 0.05) + np.zeros(n)
+        if prev is not None and rng.random() < 0.3 and labels and labels[-1][1] >= t - 1e-6:
+            k = int(rng.uniform(0.03, 0.1) * sr)
+            midi[:k] = np.linspace(prev, midi[k], k)
+        elif rng.random() < 0.5:
+            k = int(rng.uniform(0.04, 0.09) * sr)
+            midi[:k] -= np.linspace(rng.uniform(0.5, 1.5), 0, k)
+        onset_vib = np.clip((tt - 0.15) / 0.2, 0, 1)
+        midi += onset_vib * vib_cents / 100 * np.sin(2 * np.pi * vib_rate * tt + rng.uniform(0, 6.3))
+        env = np.minimum(1, np.minimum(tt / 0.03, (dur - tt) / 0.04)).clip(0, 1)
+        f0_track.append(440 * 2 ** ((midi - 69) / 12))
+        amp.append(env * 10 ** (rng.uniform(-6, 0) / 20))
+        form.append(np.full(n, int(rng.integers(len(vowels)))))
+        labels.append((t, t + dur, float(p + drift)))
+        t += dur
+        prev = midi[-1]
+        r = rng.random()
+        if r < 0.35:      # pause
+            g = int(rng.uniform(0.05, 0.4) * sr)
+        elif r < 0.7:     # consonant burst before the next note
+            g = int(rng.uniform(0.03, 0.09) * sr)
+            cons.append((int(t * sr), g))
+        else:
+            g = 0
+        f0_track.append(np.zeros(g))
+        amp.append(np.zeros(g))
+        form.append(np.zeros(g, dtype=int))
+        t += g / sr
+    tail = int(0.3 * sr)
+    f0 = np.concatenate(f0_track + [np.zeros(tail)])
+    a = np.concatenate(amp + [np.zeros(tail)])
+    fidx = np.concatenate(form + [np.zeros(tail, dtype=int)])
+    # glottal source: phase accumulation with jitter; a pulse per period, shaped as a rounded sawtooth
+    jit = 1 + 0.005 * rng.normal(size=len(f0))
+    phase = np.cumsum(f0 * jit / sr) % 1.0
+    src = np.where(f0 > 0, (np.sin(np.pi * phase) ** 2) * (1 - phase) - 0.2, 0.0)
+    src = np.diff(src, prepend=0.0) * 8
+    shimmer = 10 ** (rng.normal(0, 1, size=len(f0)) / 20)
+    y = src * a * shimmer + a * rng.normal(size=len(f0)) * float(rng.uniform(0.003, 0.03))   # breath
+    out = np.zeros_like(y)
+    for v in np.unique(fidx):
+        sel = fidx == v
+        seg = np.where(sel, y, 0.0)
+        acc = np.zeros_like(y)
+        for fc, bw in zip(vowels[v], (80, 100, 120)):
+            r = np.exp(-np.pi * bw / sr)
+            th = 2 * np.pi * fc * rng.uniform(0.9, 1.1) / sr
+            acc += lfilter([1 - r], [1, -2 * r * np.cos(th), r * r], seg)
+        out += acc
+    hp = butter(4, 3000, "highpass", fs=sr, output="sos")
+    for start, g in cons:
+        burst = sosfilt(hp, rng.normal(size=g)) * float(rng.uniform(0.05, 0.3)) * np.hanning(g)
+        out[start:start + g] += burst
+    out = out / (np.abs(out).max() + 1e-9) * 0.7
+    return out.astype(np.float32), np.array(labels, dtype=np.float32).reshape(-1, 3)
+
+
+def augment(y: np.ndarray, notes: np.ndarray, rng: np.random.Generator, aug: dict, sr: int = 16000):
+    """Detune (labels moved with it), reverb, random EQ, phone band, noise and gain; returns ``(y, notes)``."""
+    import soxr
+    from scipy.signal import butter, lfilter, sosfilt
+
+    from tunesmith.transcribe import dataset as ds
+
+    notes = notes.copy()
+    if rng.random() < aug["p_detune"]:
+        cents = float(rng.uniform(-aug["max_cents"], aug["max_cents"]))
+        factor = 2 ** (cents / 1200)
+        y = soxr.resample(y, sr, sr / factor).astype(np.float32)
+        notes[:, :2] /= factor
+        notes[:, 2] += cents / 100
+    if rng.random() < aug["p_reverb"]:
+        y = ds.add_reverb(y, sr, rng, rt60=float(rng.uniform(0.2, 1.5)), wet=float(rng.uniform(0.2, 0.6)))
+    if rng.random() < aug.get("p_eq", 0.0):      # 1-3 random peaking bands of +-12 dB (formant-like colouring)
+        for _ in range(int(rng.integers(1, 4))):
+            fc, gain, q = float(np.exp(rng.uniform(np.log(150), np.log(5000)))), float(rng.uniform(-12, 12)), 1.0
+            A, w = 10 ** (gain / 40), 2 * np.pi * fc / sr
+            al = np.sin(w) / (2 * q)
+            b = [1 + al * A, -2 * np.cos(w), 1 - al * A]
+            a = [1 + al / A, -2 * np.cos(w), 1 - al / A]
+            y = lfilter(b, a, y).astype(np.float32)
+    if rng.random() < aug.get("p_phone", 0.0):    # telephone band 300-3400 Hz, 8 kHz round trip
+        y = sosfilt(butter(4, [300, 3400], "bandpass", fs=sr, output="sos"), y)
+        y = soxr.resample(soxr.resample(y, sr, 8000), 8000, sr).astype(np.float32)[: len(y)]
+    if rng.random() < aug["p_noise"]:
+        snr = float(rng.uniform(*aug["snr_db"]))
+        if rng.random() < 0.5:
+            y = ds.add_pink_noise(y, snr, rng)
+        else:
+            rms = float(np.sqrt(np.mean(y ** 2)))
+            y = (y + rng.normal(size=len(y)).astype(np.float32) * rms * 10 ** (-snr / 20)).astype(np.float32)
+    y = y * 10 ** (float(rng.uniform(*aug["gain_db"])) / 20) / max(1e-6, float(np.abs(y).max()))
+    return np.clip(y, -1, 1).astype(np.float32), notes
+
+
+def make_clips(cfg: dict, out: Path, progress=None) -> Path:
+    """Render ``data.clips`` augmented training clips to ``out`` (npz: int16 audio at 16 kHz + notes)."""
+    from tunesmith.transcribe import dataset as ds
+    from tunesmith.transcribe.pitch import SR
+
+    d, aug = cfg["data"], cfg["augment"]
+    rng = np.random.default_rng(cfg["seed"])
+    melodies = []
+    if d["p_corpus"] > 0:
+        paths = ds.corpus_paths(ds.TRAIN_CORPORA)
+        for i in rng.permutation(len(paths))[:160]:
+            melodies += ds.load_melodies(paths[i], max_tunes=1)
+    names = list(ds.INSTRUMENTS)
+    audio, notes = [], []
+    for k in range(int(d["clips"])):
+        if rng.random() < d.get("p_sung", 0.0):
+            y, nt = sung_clip(rng, SR)
+        else:
+            inst = ds.INSTRUMENTS[str(rng.choice(ds.EVAL_INSTRUMENTS if rng.random() < d["p_eval_instruments"]
+                                                 else names))]
+            if rng.random() < d["p_corpus"] and melodies:
+                mel = melodies[int(rng.integers(len(melodies)))]
+            else:
+                mel = ds.random_melody(rng, n_notes=int(rng.integers(30, 80)))
+            mel = ds.excerpt(mel, rng, max_beats=float(rng.uniform(20, 40)))
+            if len(mel) < 3:
+                continue
+            perf = ds.perform(mel, rng, inst, qpm=float(rng.uniform(55, 190)), legato=float(rng.uniform(0.4, 1.0)),
+                              lead_in_s=float(rng.uniform(0.05, 0.6)))
+            sf = d["soundfonts"][int(rng.integers(len(d["soundfonts"])))]
+            try:
+                y = ds.render_performance(perf, SR, soundfont=sf).samples
+            except Exception as exc:  # noqa: BLE001 - a failed render only loses one clip
+                log.warning("render failed: %s", exc)
+                continue
+            nt = np.array([[n.onset, n.offset, n.pitch] for n in perf.notes], dtype=np.float32)
+        y, nt = augment(y, nt, rng, aug, SR)
+        audio.append((y * 32767).astype(np.int16))
+        notes.append(nt)
+        if progress:
+            progress(k + 1)
+    return _save_clips(out, audio, notes)
+
+
+def _save_clips(out: Path, audio, notes) -> Path:
+    from tunesmith.io import atomic_path
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, audio=np.concatenate(audio), lengths=np.array([len(a) for a in audio]),
+                     notes=np.concatenate(notes), n_notes=np.array([len(n) for n in notes]))
+    return out
+
+
+def clips_from_folder(folder, out: Path) -> Path:
+    """The user's recordings + reference notes (``pair_files``) as a clip file for :func:`train_transcriber`."""
+    from tunesmith.audio import load
+    from tunesmith.notes import load_notes
+    from tunesmith.transcribe.evaluate import pair_files
+    from tunesmith.transcribe.pitch import SR
+
+    audio, notes = [], []
+    for wav, ref in pair_files(folder):
+        y = load(wav, sr=SR).samples
+        seq = load_notes(ref)
+        audio.append((np.clip(y, -1, 1) * 32767).astype(np.int16))
+        notes.append(np.array([[n.onset, n.offset, n.pitch] for n in seq.notes], dtype=np.float32).reshape(-1, 3))
+    return _save_clips(out, audio, notes)
+
+
+def frame_targets(notes: np.ndarray, start_s: float, n_frames: int):
+    """Pitch class (0 = unvoiced, -100 = out of range), onset and offset targets for frames from ``start_s``."""
+    from tunesmith.transcribe.pitch import FRAME_RATE, MIDI_HIGH, MIDI_LOW
+
+    t = start_s + np.arange(n_frames) / FRAME_RATE
+    cls = np.zeros(n_frames, dtype=np.int64)
+    onset = np.zeros(n_frames, dtype=np.float32)
+    offset = np.zeros(n_frames, dtype=np.float32)
+    for on, off, p in notes:
+        if off < start_s - 0.1 or on > t[-1] + 0.1:
+            continue
+        q = int(round(float(p)))
+        cls[(t >= on) & (t < off)] = q - MIDI_LOW + 1 if MIDI_LOW <= q <= MIDI_HIGH else -100
+        onset = np.maximum(onset, np.exp(-0.5 * ((t - on) / ONSET_SIGMA_S) ** 2))
+        offset = np.maximum(offset, np.exp(-0.5 * ((t - off) / ONSET_SIGMA_S) ** 2))
+    return cls, onset, offset
+
+
+# ----------------------------------------------------------------------------- training
+def save_checkpoint(net, path: Path, step: int) -> Path:
+    """The inference checkpoint (plain dict of tensors and numbers; ``weights_only=True`` loads it)."""
+    import torch
+
+    from tunesmith import __version__
+    from tunesmith.io import atomic_path
+    from tunesmith.transcribe import pitch
+
+    ckpt = {"format": "tunesmith-transcriber", "format_version": pitch.CHECKPOINT_FORMAT,
+            "tunesmith_version": __version__, "model_config": dict(net.config), "front_end": pitch.front_end_settings(),
+            "train_steps": step, "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+    return path
+
+
+def train_transcriber(clips: Path, out_dir, cfg: dict, *, resume: bool = False, progress=None) -> Path:
+    """Train (or, with ``resume``, continue) on a clip file; returns the path of ``out_dir/transcriber.pt``."""
+    import torch
+    import torch.nn.functional as F
+
+    from tunesmith.errors import CheckpointError
+    from tunesmith.io import atomic_path, atomic_write_text
+    from tunesmith.transcribe.pitch import HOP_LENGTH, SR, HarmonicFrontEnd, TranscriberNet
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    opt_cfg, tr = cfg["optim"], cfg["trainer"]
+    torch.set_num_threads(int(tr.get("threads") or 1))
+    torch.manual_seed(cfg["seed"])
+    rng = np.random.default_rng(cfg["seed"])
+    d = np.load(clips)
+    starts = np.concatenate([[0], np.cumsum(d["lengths"])])
+    nstarts = np.concatenate([[0], np.cumsum(d["n_notes"])])
+    n = len(d["lengths"])
+    idx = rng.permutation(n)
+    n_val = min(int(cfg["data"]["val_clips"]), max(1, n // 5)) if n > 1 else 0
+    val_ids, train_ids = idx[:n_val], idx[n_val:] if n > n_val else idx
+    audio_all, notes_all = d["audio"], d["notes"]
+    fe = HarmonicFrontEnd()
+    net = TranscriberNet(**cfg["model"])
+    if tr.get("init") and not resume:
+        init = torch.load(tr["init"], map_location="cpu", weights_only=True)
+        net = TranscriberNet(**init["model_config"])
+        net.load_state_dict(init["state_dict"])
+    crop, batch, max_steps = int(opt_cfg["crop_frames"]), int(opt_cfg["batch"]), int(tr["max_steps"])
+    opt = torch.optim.AdamW(net.parameters(), lr=float(opt_cfg["lr"]), weight_decay=float(opt_cfg["weight_decay"]))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(opt_cfg["lr"]), total_steps=max_steps + 1,
+                                                pct_start=float(opt_cfg["pct_start"]))
+    step, rows = 0, []
+    last = out_dir / "last.pt"
+    metrics_path = out_dir / "metrics.csv"
+    if resume:
+        if not last.is_file():
+            raise CheckpointError("nothing to resume (no last.pt in the run folder)", last)
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        net = TranscriberNet(**state["model_config"])
+        net.load_state_dict(state["state_dict"])
+        opt = torch.optim.AdamW(net.parameters(), lr=float(opt_cfg["lr"]), weight_decay=float(opt_cfg["weight_decay"]))
+        opt.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        max_steps = max(max_steps, int(state["total_steps"]))    # a larger max_steps extends the run
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(opt_cfg["lr"]), total_steps=max_steps + 1,
+                                                    pct_start=float(opt_cfg["pct_start"]))
+        sched.load_state_dict(state["scheduler"])
+        sched.total_steps = max_steps + 1
+        rng = np.random.default_rng(cfg["seed"] + step)
+        if metrics_path.exists():
+            rows = list(csv.DictReader(metrics_path.read_text().splitlines()))
+
+    def sample(i, rng):
+        y = audio_all[starts[i]:starts[i + 1]].astype(np.float32) / 32767
+        notes = notes_all[nstarts[i]:nstarts[i + 1]]
+        n_fr = crop + 2 * CROP_MARGIN
+        total = len(y) // HOP_LENGTH
+        f0 = int(rng.integers(-CROP_MARGIN, max(-CROP_MARGIN + 1, total - crop - CROP_MARGIN)))
+        a = f0 * HOP_LENGTH
+        seg = np.zeros(n_fr * HOP_LENGTH, dtype=np.float32)
+        lo, hi = max(0, a), min(len(y), a + len(seg))
+        if hi > lo:
+            seg[lo - a:hi - a] = y[lo:hi]
+        return (seg, *frame_targets(notes, (f0 + CROP_MARGIN) * HOP_LENGTH / SR, crop))
+
+    def make_batch(ids, rng):
+        items = [sample(int(i), rng) for i in ids]
+        with torch.no_grad():
+            spec, bands, _ = fe(torch.from_numpy(np.stack([it[0] for it in items])))
+        sl = slice(CROP_MARGIN, CROP_MARGIN + crop)
+        return (spec[:, :, sl], bands[:, :, sl], *(torch.from_numpy(np.stack([it[k] for it in items]))
+                                                   for k in (1, 2, 3)))
+
+    def loss_fn(out, cls, on, off):
+        pl, ol, fl = out
+        l_p = F.cross_entropy(pl, cls, ignore_index=-100)
+        l_on = F.binary_cross_entropy_with_logits(ol, on, pos_weight=torch.tensor(4.0))
+        l_off = F.binary_cross_entropy_with_logits(fl, off, pos_weight=torch.tensor(2.0))
+        return l_p + l_on + 0.5 * l_off, l_p.item()
+
+    vrng = np.random.default_rng(1)
+    val_batches = [make_batch(val_ids[k:k + 8], vrng) for k in range(0, len(val_ids), 8)]
+    t0 = time.time()
+    while step < max_steps:
+        net.train()
+        b = make_batch(rng.choice(train_ids, batch), rng)
+        loss, l_p = loss_fn(net(b[0], b[1]), *b[2:])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        step += 1
+        if step % int(tr["eval_every"]) == 0 or step == max_steps:
+            net.eval()
+            vl, hit, cnt = [], 0, 0
+            with torch.no_grad():
+                for vb in val_batches:
+                    o = net(vb[0], vb[1])
+                    vl.append(loss_fn(o, *vb[2:])[0].item())
+                    m = vb[2] >= 0
+                    hit += (o[0].argmax(1)[m] == vb[2][m]).sum().item()
+                    cnt += m.sum().item()
+            rows.append({"step": step, "train_loss": round(loss.item(), 4), "train_pitch": round(l_p, 4),
+                         "val_loss": round(float(np.mean(vl)), 4) if vl else "",
+                         "val_frame_acc": round(hit / max(1, cnt), 4) if cnt else "",
+                         "elapsed_s": round(time.time() - t0, 1)})
+            atomic_write_text(metrics_path, _csv_text(rows))
+            with atomic_path(last) as tmp:
+                torch.save({"model_config": dict(net.config), "state_dict": net.state_dict(),
+                            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
+                            "total_steps": max_steps}, tmp)
+            save_checkpoint(net, out_dir / "transcriber.pt", step)
+            if progress:
+                progress(rows[-1])
+    if rows:
+        from tunesmith.plots import training_curves_png
+
+        training_curves_png(metrics_path, out_dir / "training_curves.png", title="transcriber")
+    return out_dir / "transcriber.pt"
+
+
+def _csv_text(rows) -> str:
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[-1]))
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
