@@ -406,7 +406,7 @@ def make_speech(out: Path, seed: int, clips: dict[str, int]) -> None:
     """Balanced 2-s real-talker clips per split (``clips[split]`` of each label), talkers disjoint.
 
     Clips are drawn from :class:`~tunesmith.classify.mixing.SpeechMixer` until both labels are
-    full (extra clips of a full label are dropped; turn-taking "one" clips are capped at
+    full (:func:`~tunesmith.classify.mixing.balanced_clips`; turn-taking "one" clips are capped at
     ``MAX_TURNS_SHARE``). ``manifest.csv`` lists every clip's talkers, overlap share and conditions.
     """
     from tqdm import tqdm
@@ -422,14 +422,9 @@ def make_speech(out: Path, seed: int, clips: dict[str, int]) -> None:
         mixer = mixing.SpeechMixer(audio, seconds=2.0, sr=SR)
         rng = np.random.default_rng([seed, SPEECH_SEED_OFFSET, k])
         n = clips[name]
-        done = {0: 0, 1: 0}
-        turns = 0
         bar = tqdm(total=2 * n, desc=f"voices_speech/{name}", file=sys.stderr, mininterval=10)
-        while min(done.values()) < n:
-            c = mixer.clip(rng)
-            if done[c.label] >= n or (c.label == 0 and c.scene == "turns" and turns >= MAX_TURNS_SHARE * n):
-                continue
-            turns += c.label == 0 and c.scene == "turns"
+        done = {0: 0, 1: 0}
+        for c in mixing.balanced_clips(mixer, rng, n, max_turns_share=MAX_TURNS_SHARE):
             label = ("one", "several")[c.label]
             fname = f"{name}_{done[c.label]:05d}_{c.scene}{len(c.talkers)}.wav"
             write(out / name / label / fname, c.audio)

@@ -33,7 +33,7 @@ from tunesmith.errors import TunesmithError
 
 __all__ = ["SR", "SEVERAL_SHARE", "Talker", "list_talkers", "split_talkers", "talker_audio", "talker_stream",
            "activity", "overlap_share", "label_from_share", "synthetic_rir", "coloured_noise", "band_limit",
-           "MixConfig", "Clip", "SpeechMixer", "meeting_scene", "window_labels"]
+           "MixConfig", "Clip", "SpeechMixer", "balanced_clips", "meeting_scene", "window_labels"]
 
 SR = 16000
 #: A window is "several" when at least this share of its frames has two or more active talkers.
@@ -478,6 +478,35 @@ class SpeechMixer:
         if peak > PEAK_LIMIT:
             mix *= PEAK_LIMIT / peak
         return mix.astype(np.float32)
+
+
+def balanced_clips(mixer: SpeechMixer, rng: np.random.Generator, n_per_label: int, *,
+                   max_turns_share: float = 0.2):
+    """Yield clips until there are ``n_per_label`` of each label (surplus clips of a full label are
+    dropped; turn-taking "one" clips are capped at ``max_turns_share`` of the "one" clips)."""
+    done = {0: 0, 1: 0}
+    turns = 0
+    while min(done.values()) < n_per_label:
+        c = mixer.clip(rng)
+        is_turn = c.label == 0 and c.scene == "turns"
+        if done[c.label] >= n_per_label or (is_turn and turns >= max_turns_share * n_per_label):
+            continue
+        turns += is_turn
+        done[c.label] += 1
+        yield c
+
+
+def file_scene(audio: dict[str, np.ndarray], rng: np.random.Generator, n_talkers: int, *, seconds: float = 8.0,
+               sr: int = SR, config: MixConfig | None = None) -> tuple[np.ndarray, list[str]]:
+    """A recording of ``n_talkers`` talking at once for ``seconds`` (1: one talker with the pauses of
+    :func:`talker_stream`), added talkers -6 to 0 dB, through ``config``'s acoustic chain
+    (default: milder than training: room 0.4, noise 0.5 at 10-30 dB, no band limits)."""
+    cfg = config or MixConfig(p_room=0.4, p_far=0.0, p_noise=0.5, snr_db=(10.0, 30.0), p_band=0.0,
+                              p_level_change=0.0)
+    mixer = SpeechMixer(audio, seconds=seconds, sr=sr, config=cfg)
+    names = mixer._pick(rng, n_talkers)
+    ys = [mixer._source(nm, rng) * (10 ** (rng.uniform(-6, 0) / 20) if j else 1.0) for j, nm in enumerate(names)]
+    return mixer.finish(ys, rng, []), names
 
 
 def meeting_scene(audio: dict[str, np.ndarray], rng: np.random.Generator, *, seconds: float = 20.0,
