@@ -12,6 +12,15 @@
     test set uses only instruments and voices never heard in training. Every file
     is scaled to a random loudness so that level is not a cue.
 
+``bench_data/voices_speech/{train,val}/{one,several}/*.wav`` (+ ``manifest.csv``; ``--only speech``)
+    2-s clips mixed from the REAL talkers of ``../shared/data/speech`` (LibriSpeech readers
+    and FSDD talkers; :mod:`tunesmith.classify.mixing`): single talkers with pauses and
+    breaths, turn-taking with short overlaps, and 2-4 talkers with partial overlaps, through
+    rooms, noise, band limits and level changes. Labels come from the exact overlap of the
+    mixed sources (``several`` when >= 25 % of the window has two or more active talkers).
+    Talkers are split train / val / test (:func:`~tunesmith.classify.mixing.split_talkers`,
+    seed 0); the test talkers are not written here: only ``benchmarks/classify.py`` mixes them.
+
 ``bench_data/goodbad/{good,bad}/<melody>.wav`` (+ ``goodbad/degradations.csv``)
     *good*: a clean render of a chorale part on a random program. *bad*: the same
     render degraded by one or two of clipping, noise bursts, a telephone band
@@ -24,6 +33,7 @@ Usage::
     python scripts/make_classify_data.py [--out bench_data] [--quick] [--seed 0]
     python scripts/make_classify_data.py --only voices-extra --extra-lines 390   # only the extra lines
     python scripts/make_classify_data.py --only voices-dev     # only the development split, bench_data/voices_dev
+    python scripts/make_classify_data.py --only speech         # real-talker mixtures, bench_data/voices_speech
 
 ``--extra-lines N`` (default 10 per program, 390) adds ``trainx_*`` files to
 ``voices/train``: N single lines on the 39 further GM programs of
@@ -85,6 +95,11 @@ EXTRA_CENTRE = {1: 64, 2: 64, 3: 64, 5: 64, 7: 67, 8: 76, 9: 79, 12: 67, 16: 64,
 PROGRAM_CENTRE.update(EXTRA_CENTRE)
 EXTRA_SEED_OFFSET = 1  # extra training lines draw from default_rng([seed, 1]), the dev split from [seed, 2]
 GOODBAD_SEED_OFFSET = 3  # the good-vs-bad set from [seed, 3]: the same files whether or not voices are made
+SPEECH_SEED_OFFSET = 4  # real-talker mixtures from [seed, 4, split index]
+#: 2-s clips per split and label of the real-speech set (``--speech-clips`` scales the training split).
+SPEECH_CLIPS = {"train": 4000, "val": 600}
+#: At most this share of the "one" clips comes from turn-taking scenes (two talkers, little overlap).
+MAX_TURNS_SHARE = 0.2
 TRAIN_SPEAKERS = ("m1", "m2", "m3", "m4", "f1", "f2", "f3")
 TEST_SPEAKERS = ("m5", "m6", "m7", "f4", "f5")
 WORDS = ("the morning light came over river hills and every singer in the old hall began a slow "
@@ -379,19 +394,72 @@ def make_goodbad(out: Path, melodies, seed: int, n: int) -> None:
     (out / "degradations.csv").write_text("\n".join(manifest) + "\n")
 
 
+def speech_root() -> Path:
+    """``../shared/data/speech`` next to the repository (a one-line error when it is absent)."""
+    root = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech"
+    if not root.is_dir():
+        raise SystemExit(f"{root}: no such folder (the real-speech set needs ../shared/data/speech)")
+    return root
+
+
+def make_speech(out: Path, seed: int, clips: dict[str, int]) -> None:
+    """Balanced 2-s real-talker clips per split (``clips[split]`` of each label), talkers disjoint.
+
+    Clips are drawn from :class:`~tunesmith.classify.mixing.SpeechMixer` until both labels are
+    full (:func:`~tunesmith.classify.mixing.balanced_clips`; turn-taking "one" clips are capped at
+    ``MAX_TURNS_SHARE``). ``manifest.csv`` lists every clip's talkers, overlap share and conditions.
+    """
+    from tqdm import tqdm
+
+    from tunesmith.classify import mixing
+
+    split = mixing.split_talkers(mixing.list_talkers(speech_root()), seed=0)
+    rows = ["split,file,label,share,scene,talkers,conditions"]
+    for k, name in enumerate(("train", "val")):
+        if name not in clips:
+            continue
+        audio = {t.name: mixing.talker_audio(t, SR) for t in split[name]}
+        mixer = mixing.SpeechMixer(audio, seconds=2.0, sr=SR)
+        rng = np.random.default_rng([seed, SPEECH_SEED_OFFSET, k])
+        n = clips[name]
+        bar = tqdm(total=2 * n, desc=f"voices_speech/{name}", file=sys.stderr, mininterval=10)
+        done = {0: 0, 1: 0}
+        for c in mixing.balanced_clips(mixer, rng, n, max_turns_share=MAX_TURNS_SHARE):
+            label = ("one", "several")[c.label]
+            fname = f"{name}_{done[c.label]:05d}_{c.scene}{len(c.talkers)}.wav"
+            write(out / name / label / fname, c.audio)
+            rows.append(f"{name},{label}/{fname},{label},{c.share:.3f},{c.scene},{'+'.join(c.talkers)},"
+                        f"{'+'.join(c.conditions)}")
+            done[c.label] += 1
+            bar.update(1)
+        bar.close()
+    (out / "manifest.csv").write_text("\n".join(rows) + "\n")
+    (out / "talkers.csv").write_text("split,talker,sex\n" + "".join(
+        f"{s},{t.name},{t.sex}\n" for s in mixing.SPLITS for t in split[s]))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench_data", help="root folder (voices/ and goodbad/ go inside)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="a small set for a fast run")
-    ap.add_argument("--only", choices=("voices", "goodbad", "voices-extra", "voices-dev"), default=None,
+    ap.add_argument("--only", choices=("voices", "goodbad", "voices-extra", "voices-dev", "speech"), default=None,
                     help="voices-extra: only (re)write the extra training lines into voices/train; "
                          "voices-dev: only the development split voices_dev/ (DEV_PROGRAMS)")
     ap.add_argument("--extra-lines", type=int, default=10 * len(EXTRA_TRAIN_PROGRAMS),
                     help="single lines on EXTRA_TRAIN_PROGRAMS added to voices/train (default 10 per program)")
     ap.add_argument("--dev-lines", type=int, default=10 * len(DEV_PROGRAMS),
                     help="single lines (and as many mixtures) in the development split (default 10 per program)")
+    ap.add_argument("--speech-clips", type=int, default=SPEECH_CLIPS["train"],
+                    help="real-speech training clips per label (validation: %d per label)" % SPEECH_CLIPS["val"])
     args = ap.parse_args(argv)
+    if args.only == "speech":
+        dest = out_speech = Path(args.out) / "voices_speech"
+        shutil.rmtree(dest, ignore_errors=True)
+        make_speech(out_speech, args.seed, {"train": 200 if args.quick else args.speech_clips,
+                                            "val": 60 if args.quick else SPEECH_CLIPS["val"]})
+        print(f"wrote {out_speech}", file=sys.stderr)
+        return 0
     if args.only in (None, "voices") and not shutil.which("espeak-ng"):
         print("make_classify_data: the voices set needs espeak-ng for its speech lines "
               "(apt-get install espeak-ng); without it the set would not be the benchmark's", file=sys.stderr)

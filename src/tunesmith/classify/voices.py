@@ -31,7 +31,7 @@ import numpy as np
 from tunesmith.errors import AudioError
 
 __all__ = ["VOICE_CLASSES", "default_checkpoint", "load_voices_model", "detect_voices", "GMMBaseline",
-           "StreamDecision", "stream_voices", "pcm_blocks"]
+           "StreamDecision", "stream_voices", "pcm_blocks", "calibrate_threshold", "fold_threshold"]
 
 VOICE_CLASSES = ["one", "several"]
 CHECKPOINT_ENV = "TUNESMITH_VOICES_CHECKPOINT"
@@ -39,6 +39,8 @@ DEFAULT_CHECKPOINT_NAME = "voices.pt"
 MFCC_COEFFS = 20
 GMM_COMPONENTS = 16
 IDLE_TIMEOUT_S = 2.0
+#: Thresholds on p(several) searched by :func:`calibrate_threshold`.
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 POLL_S = 0.02
 
 
@@ -66,6 +68,48 @@ def detect_voices(paths, checkpoint: str | Path | None = None, *, hop_s: float |
 
     model = checkpoint if hasattr(checkpoint, "predict_proba") else load_voices_model(checkpoint)
     return classify_files(paths, model, hop_s=hop_s, csv_path=csv_path, quiet=quiet)
+
+
+# --------------------------------------------------------------------------- decision threshold
+def calibrate_threshold(p_several: np.ndarray, y: np.ndarray, grid=THRESHOLD_GRID) -> tuple[float, float]:
+    """The threshold ``t`` on ``p(several)`` with the best balanced accuracy on labelled windows.
+
+    Balanced accuracy ``(TPR + TNR) / 2`` with ``several`` when ``p >= t``; ties go to the
+    threshold nearest 0.5. Returns ``(t, balanced accuracy at t)``. Meant for validation
+    windows (talkers neither in training nor in the test set).
+    """
+    p, y = np.asarray(p_several, float), np.asarray(y).astype(bool)
+    if y.all() or not y.any():
+        raise TunesmithError("calibration needs windows of both classes")
+    best = (-1.0, 0.5)
+    for t in sorted(grid, key=lambda t: abs(t - 0.5)):
+        pred = p >= t
+        bacc = 0.5 * (pred[y].mean() + (~pred[~y]).mean())
+        if bacc > best[0] + 1e-12:
+            best = (float(bacc), float(t))
+    return best[1], best[0]
+
+
+def fold_threshold(model, threshold: float) -> None:
+    """Move the decision threshold into the network so that ``p'(several) >= 0.5`` iff ``p(several) >= threshold``.
+
+    With two classes ``p(several) = sigmoid(z_1 - z_0)``; subtracting
+    ``logit(threshold)`` from the bias of the last layer's ``several`` output gives
+    ``p' = sigmoid(z_1 - z_0 - logit(t))``, so argmax decisions everywhere (files,
+    streaming, the ONNX export) use the calibrated threshold. ``model.config`` gains
+    ``decision_threshold`` (what the unshifted network's threshold was) for the record.
+    """
+    import math
+
+    import torch
+
+    t = float(threshold)
+    if not 0.0 < t < 1.0:
+        raise TunesmithError(f"threshold must be in (0, 1), got {t}")
+    head = model.net.head
+    with torch.no_grad():
+        head.bias[VOICE_CLASSES.index("several")] -= math.log(t / (1.0 - t))
+    model.config["decision_threshold"] = t
 
 
 # --------------------------------------------------------------------------- GMM baseline

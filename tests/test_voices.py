@@ -1,0 +1,184 @@
+"""One voice or several: the mixing code's labels and talker split, threshold calibration, and the
+shipped detector's DECISIONS on real speech (../shared/data) and real instrument lines (data/songs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tunesmith.classify import mixing
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH = ROOT.parent / "shared" / "data" / "speech"
+SONGS = ROOT / "data" / "songs"
+SHIPPED = ROOT / "checkpoints" / "voices.pt"
+SR = mixing.SR
+
+
+def _burst(n: int, start_s: float, stop_s: float, seed: int) -> np.ndarray:
+    """Noise with a syllable-rate envelope on [start_s, stop_s), silence elsewhere."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n, np.float32)
+    a, b = int(start_s * SR), min(n, int(stop_s * SR))
+    y[a:b] = rng.standard_normal(b - a) * 0.1
+    return y
+
+
+# --------------------------------------------------------------------------- labels from overlap
+def test_activity_finds_the_talk_and_the_silence():
+    y = _burst(2 * SR, 0.5, 1.5, 0)
+    act = mixing.activity(y)
+    t = np.arange(len(act)) * mixing.HOP_S
+    assert act[(t > 0.6) & (t < 1.4)].all()
+    assert not act[t < 0.4].any() and not act[t > 1.6].any()
+
+
+@pytest.mark.parametrize("second_s, several", [(0.2, False), (0.3, False), (0.8, True), (2.0, True)])
+def test_label_follows_the_share_of_overlapped_frames(second_s, several):
+    n = 2 * SR
+    a = _burst(n, 0.0, 2.0, 1)
+    b = _burst(n, 1.0, 1.0 + second_s, 2)
+    share = mixing.overlap_share(np.stack([mixing.activity(a), mixing.activity(b)]))
+    expected = min(second_s, 1.0) / 2.0  # b overlaps a for second_s (b ends at 2 s at most)
+    assert abs(share - expected) < 0.08
+    assert mixing.label_from_share(share) == int(several)
+
+
+def test_window_labels_of_a_scene():
+    n = 6 * SR
+    a = _burst(n, 0.0, 6.0, 3)
+    b = _burst(n, 4.0, 6.0, 4)  # b joins in the last 2 s
+    labels, shares = mixing.window_labels(np.stack([mixing.activity(a), mixing.activity(b)]), n,
+                                          window_s=2.0, hop_s=1.0)
+    assert labels.tolist() == [0, 0, 0, 1, 1]  # windows 0-2, 1-3, 2-4 (b's 50-ms hangover only), 3-5, 4-6 s
+    assert shares[0] == 0.0 and shares[-1] > 0.9
+
+
+def test_mixer_labels_match_the_sources():
+    audio = {f"t{i}": np.concatenate([_burst(SR, 0.0, 0.7, 10 * i + k) for k in range(6)]) for i in range(5)}
+    mixer = mixing.SpeechMixer(audio, seconds=2.0)
+    rng = np.random.default_rng(0)
+    for scene in ("single", "turns", "overlap"):
+        for _ in range(10):
+            c = mixer.clip(rng, scene)
+            assert c.label == mixing.label_from_share(c.share)
+            assert c.audio.shape == (2 * SR,) and np.isfinite(c.audio).all() and np.abs(c.audio).max() <= 1.0
+            if scene == "single":
+                assert c.label == 0 and len(c.talkers) == 1
+            assert len(set(c.talkers)) == len(c.talkers)
+    clips = list(mixing.balanced_clips(mixer, rng, 15))
+    assert sum(c.label for c in clips) == 15 and len(clips) == 30
+
+
+# --------------------------------------------------------------------------- talker split
+def test_talker_split_is_disjoint_stratified_and_deterministic():
+    talkers = [mixing.Talker("librispeech", str(i), "F" if i % 2 else "M", ()) for i in range(40)]
+    talkers += [mixing.Talker("fsdd", f"x{i}", "M", ()) for i in range(6)]
+    a = mixing.split_talkers(talkers, seed=0)
+    b = mixing.split_talkers(list(reversed(talkers)), seed=0)
+    assert a == b
+    names = {s: {t.name for t in v} for s, v in a.items()}
+    assert not names["train"] & names["val"] and not names["train"] & names["test"] and not names["val"] & names["test"]
+    assert sum(len(v) for v in names.values()) == len(talkers)
+    for split in ("val", "test"):
+        sexes = {t.sex for t in a[split] if t.corpus == "librispeech"}
+        assert sexes == {"F", "M"} and any(t.corpus == "fsdd" for t in a[split])
+    assert mixing.split_talkers(talkers, seed=1) != a
+
+
+@pytest.mark.skipif(not SPEECH.is_dir(), reason="../shared/data/speech is absent")
+def test_real_talkers_are_found_and_split():
+    talkers = mixing.list_talkers(SPEECH)
+    assert len(talkers) >= 200 and {t.corpus for t in talkers} == {"librispeech", "fsdd"}
+    split = mixing.split_talkers(talkers)
+    assert len(split["test"]) >= 20 and len(split["train"]) > 3 * len(split["test"])
+
+
+# --------------------------------------------------------------------------- threshold
+def test_calibrated_threshold_is_folded_into_the_decision():
+    import torch
+
+    from tunesmith.classify.model import Classifier
+    from tunesmith.classify.voices import calibrate_threshold, fold_threshold
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(50), np.ones(50)]
+    p = np.r_[rng.uniform(0.0, 0.3, 50), rng.uniform(0.25, 0.5, 50)]
+    t, bacc = calibrate_threshold(p, y)
+    assert 0.24 <= t <= 0.31 and bacc > 0.85
+    model = Classifier({"features": "logmel", "sr": SR, "window_s": 1.0, "classes": ["one", "several"],
+                        "arch": "cnn2d", "network": {"channels": [4, 8]}}).eval()
+    x = torch.from_numpy(rng.standard_normal((16, SR)).astype(np.float32) * 0.1)
+    before = model.predict_proba(x)[:, 1].numpy()
+    thr = float(np.median(before))
+    fold_threshold(model, thr)
+    after = model.predict_proba(x)[:, 1].numpy()
+    assert ((after >= 0.5) == (before >= thr)).all()
+    assert model.config["decision_threshold"] == thr
+
+
+# --------------------------------------------------------------------------- the shipped detector's decisions
+@pytest.fixture(scope="module")
+def shipped():
+    if not SHIPPED.exists():
+        pytest.skip("shipped voices checkpoint missing")
+    from tunesmith.classify.voices import load_voices_model
+
+    return load_voices_model(SHIPPED)
+
+
+def _decide(model, y: np.ndarray) -> str:
+    from tunesmith.audio import Audio
+    from tunesmith.classify.train import classify_audio
+
+    return classify_audio(Audio(y.astype(np.float32), SR), model).label
+
+
+def _norm(y: np.ndarray) -> np.ndarray:
+    return y / (np.sqrt(np.mean(y ** 2)) + 1e-9) * 0.05
+
+
+@pytest.fixture(scope="module")
+def test_talkers():
+    if not SPEECH.is_dir():
+        pytest.skip("../shared/data/speech is absent")
+    split = mixing.split_talkers(mixing.list_talkers(SPEECH))
+    libri = [t for t in split["test"] if t.corpus == "librispeech"]
+    women = [t for t in libri if t.sex == "F"]
+    men = [t for t in libri if t.sex == "M"]
+    return [mixing.talker_audio(t, SR)[:6 * SR] for t in (women[0], men[0], women[1])]
+
+
+def test_shipped_detector_one_real_talker_is_one(shipped, test_talkers):
+    assert _decide(shipped, test_talkers[0]) == "one"
+    assert _decide(shipped, test_talkers[1]) == "one"
+
+
+def test_shipped_detector_two_real_talkers_are_several(shipped, test_talkers):
+    a, b, c = (_norm(y) for y in test_talkers)
+    n = min(len(a), len(b), len(c))
+    assert _decide(shipped, a[:n] + b[:n]) == "several"
+    assert _decide(shipped, b[:n] + 0.7 * c[:n]) == "several"
+
+
+@pytest.fixture(scope="module")
+def lines():
+    from tunesmith.audio import load
+
+    paths = [SONGS / "kinder0-001-schlaf-kindlein-schlaf-flute.flac",
+             SONGS / "kinder0-003-schloap-kingeken-schloap-violin.flac"]
+    if not all(p.exists() for p in paths):
+        pytest.skip("data/songs renders missing")
+    return [load(p, sr=SR).samples[:8 * SR] for p in paths]
+
+
+def test_shipped_detector_one_instrument_line_is_one(shipped, lines):
+    assert _decide(shipped, lines[0]) == "one"
+    assert _decide(shipped, lines[1]) == "one"
+
+
+def test_shipped_detector_two_instrument_lines_are_several(shipped, lines):
+    a, b = (_norm(y) for y in lines)
+    n = min(len(a), len(b))
+    assert _decide(shipped, a[:n] + 0.8 * b[:n]) == "several"
