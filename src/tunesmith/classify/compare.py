@@ -467,11 +467,13 @@ def _parse_representations(features) -> list[str]:
     return list(dict.fromkeys(features))
 
 
-def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, seed: int = 0,
+def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
                      arch: str = "cnn1d", epochs: int = EPOCHS, sr: int = 16000, window_s: float = 10.0,
                      group_by: str = "stem", out_dir: str | Path | None = None,
                      progress: bool = True, augment: bool = True) -> CompareResult:
     """k-fold comparison of representations on a labelled folder (see the module docstring).
+
+    ``data_dir`` is one folder of label sub-folders or a list of them (their union).
 
     With ``out_dir`` writes ``compare.md``, ``compare.csv`` and ``compare.png`` there.
     ``augment=False`` trains without the crops, shifts and level changes (and without the
