@@ -3,6 +3,7 @@
 
     apt-get install espeak-ng                       # speech lines of the voices set
     python scripts/make_classify_data.py            # bench_data/{voices,voices_dev,goodbad} (~8 min)
+    python scripts/make_goodbad_dev.py --split final   # bench_data/goodbad_real (real recordings, ~10 s)
     python benchmarks/classify.py [--quick] [--retrain] [--threads N]
 
 No extra packages are needed (scikit-learn's GaussianMixture is the baseline).
@@ -21,7 +22,13 @@ No extra packages are needed (scikit-learn's GaussianMixture is the baseline).
    renders vs degraded copies, grouped by source melody), 5 folds, every
    representation, wall time measured. Bar: best balanced accuracy >= 0.97 and
    the whole comparison <= 15 min on 2 CPU cores.
-3. **Throughput** -- windows/s of ``classify`` (torch) for the voices detector
+3. **Good vs bad on real recordings** -- ``compare_features`` on ``bench_data/goodbad_real``:
+   300 real 10-s clips from ``../shared/data`` (LibriSpeech readers, FSDD talkers, a violinist and
+   a singer that no development set uses), half spoiled by ``make_goodbad_dev.py``'s family of
+   degradations, eight kinds of which never occur in the development sets. 5 folds, every
+   representation, recall per degradation, wall time and load average. Bar: best balanced accuracy
+   >= 0.92 and the whole comparison <= 15 min on 2 CPU cores.
+4. **Throughput** -- windows/s of ``classify`` (torch) for the voices detector
    (2-s windows) and a default 10-s log-mel 2-D CNN, and of the exported ONNX
    voices model in onnxruntime; streaming decision latency.
 
@@ -102,10 +109,29 @@ def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0) -> t
     return table, {"acc": acc_c, "ratio": ratio, "cnn_seconds": t_cnn, "checkpoint": ckpt}
 
 
+def _recall_table(res, tags: dict, held_out: set[str] = frozenset(), reps: int = 3) -> str:
+    """Out-of-fold recall per degradation (rows) of the ``reps`` best representations (columns)."""
+    top = res.ranked()[:reps]
+    by_rep = {r: res.recall_by(r, tags) for r in top}
+    kinds = sorted(by_rep[top[0]], key=lambda k: (k != "none", k in held_out, k))
+    lines = ["| degradation | windows | " + " | ".join(f"recall, {r}" for r in top) + " |",
+             "|---|---|" + "---|" * len(top)]
+    for k in kinds:
+        name = "none (clean take, recall of good)" if k == "none" else k + (" (held out of development)"
+                                                                            if k in held_out else "")
+        lines.append(f"| {name} | {by_rep[top[0]][k][1]} | " +
+                     " | ".join(f"{by_rep[r][k][0]:.2f}" for r in top) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict]:
+    import csv
+    import os
+
     from tunesmith.classify.compare import compare_features
 
     feats = "logmel,logstft,descriptors+lr,crbm" if quick else "all"
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
                            out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad")
@@ -113,8 +139,51 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
     best = res.best()
     bacc = res.summary(best)["balanced_accuracy"][0]
     text = (res.markdown() + f"\n{res.folds} folds by source melody, {res.n_windows} windows of 10 s from "
-            f"{res.n_groups} melodies; whole comparison {wall / 60:.1f} min (bar <= 15). Best: {best} "
+            f"{res.n_groups} melodies; whole comparison {wall / 60:.1f} min (bar <= 15; load average "
+            f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end). Best: {best} "
             f"balanced accuracy {bacc:.3f} (bar >= 0.97). Chart: benchmarks/results/classify_goodbad/compare.png\n")
+    manifest = data / "degradations.csv"
+    if manifest.exists():  # stem,program,degradations (make_classify_data.py)
+        tags = {}
+        for row in csv.DictReader(open(manifest)):
+            tags[f"bad/{row['stem']}.wav"] = row["degradations"]
+            tags[f"good/{row['stem']}.wav"] = "none"
+        text += "\nOut-of-fold recall per degradation (a bad copy's combination of degradations):\n\n" + \
+            _recall_table(res, tags)
+    if res.failed:
+        text += "\nFailed: " + "; ".join(f"{k}: {v}" for k, v in res.failed.items()) + "\n"
+    return text, {"best": best, "bacc": bacc, "minutes": wall / 60}
+
+
+def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict]:
+    """Good vs bad on REAL recordings (``scripts/make_goodbad_dev.py --split final``): all representations,
+    5 folds, recall per degradation, wall time and load."""
+    import csv
+    import os
+
+    from tunesmith.classify.compare import compare_features
+
+    feats = "logmel,logmel+stats,descriptors+lr" if quick else "all"
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
+                           out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad_real")
+    wall = time.perf_counter() - t0
+    load1 = os.getloadavg()
+    best = res.best()
+    bacc = res.summary(best)["balanced_accuracy"][0]
+    rows = list(csv.DictReader(open(data / "degradations.csv")))
+    tags = {r["file"]: r["degradation"] for r in rows}
+    held = set((data / "HELD_OUT_KINDS.txt").read_text().split()) if (data / "HELD_OUT_KINDS.txt").exists() else set()
+    sources = sorted({r["source"] for r in rows})
+    text = (res.markdown() +
+            f"\n{res.folds} folds, {res.n_windows} windows of 10 s, one clip per window ({len(rows)} clips: "
+            f"{', '.join(sources)}); half are spoiled, by one degradation each. Whole comparison "
+            f"{wall / 60:.1f} min (bar <= 15 on 2 cores; load average {load0:.1f} at the start, "
+            f"{load1[0]:.1f} at the end, {load1[1]:.1f} over its last 5 min: other jobs shared the cores). "
+            f"Best: {best} balanced accuracy {bacc:.3f} (bar >= 0.92). "
+            "Chart: benchmarks/results/classify_goodbad_real/compare.png\n\n"
+            "Out-of-fold recall per degradation:\n\n" + _recall_table(res, tags, held))
     if res.failed:
         text += "\nFailed: " + "; ".join(f"{k}: {v}" for k, v in res.failed.items()) + "\n"
     return text, {"best": best, "bacc": bacc, "minutes": wall / 60}
@@ -183,7 +252,7 @@ def _merge_sections(path: Path, parts: list[str]) -> str:
     new = sections("\n".join(p for p in parts[1:] if p.startswith("## ")))
     merged = {**old, **new}
     order = ["One voice or several (held-out instruments)", "Good vs bad takes: which representation?",
-             "Throughput (CPU)"]
+             "Good vs bad takes on real recordings", "Throughput (CPU)"]
     body = "\n".join(merged[t] for t in sorted(merged, key=lambda t: order.index(t) if t in order else 99))
     return parts[0] + "\n" + body
 
@@ -194,7 +263,7 @@ def main(argv=None) -> int:
     ap.add_argument("--retrain", action="store_true", help="train the voices CNN in this run")
     ap.add_argument("--data", default=str(ROOT / "bench_data"))
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: voices,goodbad,throughput")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: voices,goodbad,goodbad-real,throughput")
     args = ap.parse_args(argv)
     import torch
 
@@ -208,6 +277,10 @@ def main(argv=None) -> int:
         if not (data / sub).is_dir():
             print(f"missing {data / sub}: run python scripts/make_classify_data.py first", file=sys.stderr)
             return 1
+    if "goodbad-real" not in skip and not (data / "goodbad_real").is_dir():
+        print(f"missing {data / 'goodbad_real'}: run python scripts/make_goodbad_dev.py --split final first "
+              "(it needs the real recordings in ../shared/data)", file=sys.stderr)
+        return 1
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "") \
         + (f" --threads {args.threads}" if args.threads else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "
@@ -223,6 +296,10 @@ def main(argv=None) -> int:
     if "goodbad" not in skip:
         table, info = goodbad_benchmark(data / "goodbad", args.quick)
         parts.append("## Good vs bad takes: which representation?\n\n" + table)
+        print(parts[-1], flush=True)
+    if "goodbad-real" not in skip:
+        table, info = goodbad_real_benchmark(data / "goodbad_real", args.quick)
+        parts.append("## Good vs bad takes on real recordings\n\n" + table)
         print(parts[-1], flush=True)
     if "throughput" not in skip and voices_ckpt.exists():
         parts.append("## Throughput (CPU)\n\n" + throughput_benchmark(voices_ckpt, data / "voices", args.quick))
