@@ -18,7 +18,8 @@ Development kinds (``--split dev``; several seeds make several dev sets):
 ``soft_clip`` (tanh or arctan, 10-24 dB drive, no flat tops), ``hard_clip``, ``reverb`` (short 0.4-0.9 s and long 0.9-3 s
 RT60, direct-to-reverberant -8 to 0 dB), ``noise`` (white or pink, 0-15 dB SNR), ``lowpass`` (2.5-5 kHz), ``highpass`` (400-1000 Hz, order 4-8),
 ``wow`` (0.3-2 Hz, 0.5-2 %), ``fade_dropout`` (20-45 dB down with fades, never digital zero),
-``gap`` (digital zeros, 20-300 ms), ``buzz`` (a tone at 40-400 Hz with 1-8 harmonics, 5-20 dB below the
+``gap`` (digital zeros, 20-300 ms); dropouts, gaps, skips and level jumps start on sounding audio (within
+20 dB of the clip's loudest 50 ms), never in a pause, ``buzz`` (a tone at 40-400 Hz with 1-8 harmonics, 5-20 dB below the
 signal), ``gain_jump`` (abrupt level steps of 8-20 dB).
 
 Held out of development, only in ``--split final`` (the benchmark's set), next to all the above:
@@ -254,11 +255,18 @@ def flutter(y, rng):
     return _warp(y, rate, depth), {"rate_hz": round(rate, 2), "depth": round(depth, 4)}
 
 
-def _segments(n_total, count, lo_s, hi_s, rng):
+def _segments(y, count, lo_s, hi_s, rng, active_db=-20.0):
+    """``count`` (start, length) spans of ``lo_s``-``hi_s`` seconds, each starting where the signal is
+    within ``active_db`` of its loudest 50-ms block (damage in a pause would be inaudible)."""
+    block = int(0.05 * SR)
+    n_blocks = len(y) // block
+    level = 10 * np.log10(np.mean(y[: n_blocks * block].reshape(n_blocks, block) ** 2, axis=1) + 1e-12)
     out = []
     for _ in range(count):
         length = int(rng.uniform(lo_s, hi_s) * SR)
-        start = int(rng.integers(int(0.3 * SR), n_total - length - int(0.3 * SR)))
+        ok = [b * block for b in np.nonzero(level >= level.max() + active_db)[0]
+              if int(0.3 * SR) <= b * block < len(y) - length - int(0.3 * SR)]
+        start = int(rng.choice(ok)) if ok else int(rng.integers(int(0.3 * SR), len(y) - length - int(0.3 * SR)))
         out.append((start, length))
     return out
 
@@ -267,7 +275,7 @@ def fade_dropout(y, rng):
     gain = np.ones(len(y))
     count = int(rng.integers(1, 5))
     depth = rng.uniform(20, 45)
-    for start, length in _segments(len(y), count, 0.08, 0.6, rng):
+    for start, length in _segments(y, count, 0.08, 0.6, rng):
         fade = int(rng.uniform(0.005, 0.05) * SR)
         env = np.full(length + 2 * fade, 10 ** (-depth / 20))
         env[:fade] = np.linspace(1, env[fade], fade)
@@ -280,7 +288,7 @@ def fade_dropout(y, rng):
 def gap(y, rng):
     y = y.copy()
     count = int(rng.integers(1, 6))
-    for start, length in _segments(len(y), count, 0.02, 0.3, rng):
+    for start, length in _segments(y, count, 0.02, 0.3, rng):
         y[start:start + length] = 0.0
     return y, {"count": count}
 
@@ -288,7 +296,7 @@ def gap(y, rng):
 def splice(y, rng):
     count = int(rng.integers(2, 6))
     keep = np.ones(len(y), bool)
-    for start, length in _segments(len(y), count, 0.05, 0.4, rng):
+    for start, length in _segments(y, count, 0.05, 0.4, rng):
         keep[start:start + length] = False
     z = y[keep]
     return np.concatenate([z, z[: len(y) - len(z)]]), {"count": count}
@@ -316,7 +324,7 @@ def buzz_high(y, rng):
 def gain_jump(y, rng):
     gain = np.ones(len(y))
     count = int(rng.integers(1, 4))
-    for start, length in _segments(len(y), count, 0.5, 3.0, rng):
+    for start, length in _segments(y, count, 0.5, 3.0, rng):
         gain[start:start + length] = 10 ** (rng.choice([-1, 1]) * rng.uniform(8, 20) / 20)
     return y * gain, {"count": count}
 

@@ -14,15 +14,19 @@ training folds and scores the held-out fold. Representations:
     per frame (level, peak, shares of digitally silent samples, of samples at the
     window's ceiling, of flat tops and of samples at the window's maximum) and
     eight mains-hum rows (prominence of the 50 and 60 Hz lines and their first
-    harmonics in a 0.5-s analysis window)
+    harmonics in a 0.5-s analysis window) and the generator-agnostic quality
+    descriptors of :class:`~tunesmith.classify.quality.QualityDescriptors`
+    (saturation of any curve, reverberant decay, noise floor, bandwidth, stable
+    tones at any frequency, dropouts, coding holes)
     (:class:`~tunesmith.classify.model.LogMelStats`), into the same CNN. Meant
     for recording-quality questions (dropouts, clipping, hum, band limits).
 ``descriptors+lr``
     frame descriptors (RMS, zero-crossing rate, centroid, flux, band ratio, ...)
-    summarised per window (mean, std, 10th/90th percentile of each, and of their
-    frame-to-frame differences) into a logistic regression.
+    and the quality descriptors, summarised per window (mean, std, 10th/90th
+    percentile of each, and of their frame-to-frame differences) into a logistic
+    regression.
 ``descriptors+gmm``
-    a Gaussian mixture per class on the frame descriptors and their deltas; a
+    a Gaussian mixture per class on the same frame descriptors and their deltas; a
     window's class scores are its mean frame log-likelihoods.
 ``crbm``
     a convolutional RBM over time (Lee, Largman, Pham & Ng, NIPS 2009):
@@ -46,7 +50,9 @@ representations (``crbm``, ``autoencoder``) and MFCCs get the crops only.
 
 Scores per fold: accuracy, balanced accuracy (mean per-class recall) and ROC-AUC
 (one-vs-rest, macro, for more than two classes); the table reports mean ± std
-over folds. Everything is seeded, so a run with the same ``seed`` repeats.
+over folds. The out-of-fold probabilities of every window are kept
+(``CompareResult.probs``), so recall can be broken down by any tag of the files,
+such as the degradation each bad take got (:meth:`CompareResult.recall_by`). Everything is seeded, so a run with the same ``seed`` repeats.
 """
 from __future__ import annotations
 
@@ -596,7 +602,7 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
 
 
 def _with_quality(desc, quality):
-    """Frame descriptors ``(n, 5, t)`` followed by the quality descriptors ``(n, 18, t)`` on the same frames."""
+    """Frame descriptors ``(n, 5, t)`` followed by the quality descriptors ``(n, 20, t)`` on the same frames."""
     import torch
 
     t = min(desc.shape[-1], quality.shape[-1])
