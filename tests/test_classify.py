@@ -156,6 +156,7 @@ def test_logmel_stats_marks_dropouts_and_clipping():
     the log-mel grid."""
     from tunesmith import features
     from tunesmith.classify.model import MainsHum, WaveformStats, make_frontend
+    from tunesmith.classify.quality import QualityDescriptors
 
     y = torch.from_numpy(_melody(3, 2.0))
     gap, clipped = y.clone(), y.clone()
@@ -167,7 +168,7 @@ def test_logmel_stats_marks_dropouts_and_clipping():
     fe = make_frontend("logmel+stats", SR)
     out = fe(torch.stack([y, gap, clipped, hummed]))
     ref = features.frontend("logmel", SR, n_fft=1024, hop_length=512, n_mels=64)(y[None])
-    assert out.shape == (4, 64 + 6 + 8, ref.shape[-1])
+    assert out.shape == (4, 64 + 6 + 8 + len(QualityDescriptors.names), ref.shape[-1])
     row = {name: 64 + i for i, name in enumerate(WaveformStats.names)}
     row.update({name: 70 + i for i, name in enumerate(MainsHum.names)})
     for name in ("hum_60hz_k1", "hum_60hz_k2"):                # the hum's lines stand out in every frame ...
@@ -204,11 +205,11 @@ def test_flat_top_rows_see_clipped_notes_under_a_louder_click():
 def test_feature_augment_crops_shifts_and_changes_level():
     from tunesmith.classify.compare import augment_rows, feature_augment
 
-    n_bins = 64 + 6 + 8
+    n_bins = 64 + 6 + 8 + 18                                             # mel, waveform, hum, quality rows
     assert augment_rows("logmel+stats", n_bins) == (64, 66)
-    assert augment_rows("logmel+stats", 32 + 6 + 8) == (32, 34)      # other mel counts follow the row count
+    assert augment_rows("logmel+stats", 32 + 6 + 8 + 18) == (32, 34)      # other mel counts follow the row count
     assert augment_rows("mel", 64) == (64, 0) and augment_rows("mfcc", 20) == (0, 0)
-    x = torch.arange(64 + 6 + 8, dtype=torch.float32)[None, :, None].repeat(8, 1, 100)
+    x = torch.arange(n_bins, dtype=torch.float32)[None, :, None].repeat(8, 1, 100)
     g = torch.Generator().manual_seed(0)
     lengths, shifts = set(), set()
     for _ in range(30):
