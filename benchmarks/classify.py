@@ -64,12 +64,8 @@ def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0) -> t
 
     train_dirs = [data / "train"] + [d for d in (data.parent / "voices_dev",) if d.is_dir() and not quick]
     if retrain or not (ROOT / "checkpoints" / "voices.pt").exists():
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from train_default_voices import union_folder
-
         out = Path(tempfile.mkdtemp(prefix="voices-bench-"))
-        train_dir = train_dirs[0] if len(train_dirs) == 1 else union_folder(train_dirs, out / "data")
-        ckpt = train_classifier(train_dir, out, config=ROOT / "configs" / "voices.yaml",
+        ckpt = train_classifier(train_dirs, out, config=ROOT / "configs" / "voices.yaml",  # union of the folders
                                 max_epochs=4 if quick else None, resume=False)
     else:
         ckpt = ROOT / "checkpoints" / "voices.pt"
