@@ -110,3 +110,13 @@ def test_noise_and_low_pass_are_seen(clean):
     assert r["snr_db"][1] < r["snr_db"][0] - 10.0
     assert r["hf_share_db"][2] < r["hf_share_db"][0] - 15.0
     assert r["hf_edge_db"][2] > r["hf_edge_db"][0] + 10.0
+
+
+def test_recall_by_degradation_counts_out_of_fold_hits():
+    from tunesmith.classify.compare import CompareResult
+
+    paths = [Path("good/a.wav"), Path("bad/b.wav"), Path("bad/c.wav"), Path("bad/d.wav")]
+    res = CompareResult(["bad", "good"], 4, 4, 2, y=np.array([1, 0, 0, 0]), paths=paths)
+    res.probs["x"] = np.array([[0.2, 0.8], [0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    got = res.recall_by("x", {"good/a.wav": "none", "bad/b.wav": "noise", "c.wav": "noise", "bad/d.wav": "wow"})
+    assert got == {"none": (1.0, 1), "noise": (0.5, 2), "wow": (1.0, 1)}
