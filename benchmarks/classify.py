@@ -4,6 +4,7 @@
     apt-get install espeak-ng                       # speech lines of the voices set
     python scripts/make_classify_data.py            # bench_data/{voices,voices_dev,goodbad} (~8 min)
     python scripts/make_classify_data.py --only speech   # bench_data/voices_speech (real talkers, ~2 min)
+    python scripts/make_goodbad_dev.py --split final   # bench_data/goodbad_real (real recordings, ~10 s)
     python benchmarks/classify.py [--quick] [--retrain] [--threads N]
 
 No extra packages are needed (scikit-learn's GaussianMixture is the baseline).
@@ -28,13 +29,19 @@ No extra packages are needed (scikit-learn's GaussianMixture is the baseline).
    renders vs degraded copies, grouped by source melody), 5 folds, every
    representation, wall time measured. Bar: best balanced accuracy >= 0.97 and
    the whole comparison <= 15 min on 2 CPU cores.
-3. **Throughput** -- windows/s of ``classify`` (torch) for the voices detector
+3. **Good vs bad on real recordings** -- ``compare_features`` on ``bench_data/goodbad_real``:
+   300 real 10-s clips from ``../shared/data`` (LibriSpeech readers, FSDD talkers, a violinist and
+   a singer that no development set uses), half spoiled by ``make_goodbad_dev.py``'s family of
+   degradations, eight kinds of which never occur in the development sets. 5 folds, every
+   representation, recall per degradation, wall time and load average. Bar: best balanced accuracy
+   >= 0.92 and the whole comparison <= 15 min on 2 CPU cores.
+4. **Throughput** -- windows/s of ``classify`` (torch) for the voices detector
    (2-s windows) and a default 10-s log-mel 2-D CNN, and of the exported ONNX
    voices model in onnxruntime; streaming decision latency; latency per decision
    (batch 1) in torch and ONNX, and the export's parity on real speech. Bar: <= 50 ms.
 
-The tables go to stdout; sections 1, 1b and 3 to ``benchmarks/results/classify_voices.md``,
-section 2 to ``benchmarks/results/classify.md``.
+The tables go to stdout; sections 1, 1b and 4 to ``benchmarks/results/classify_voices.md``,
+sections 2 and 3 to ``benchmarks/results/classify.md``.
 """
 from __future__ import annotations
 
@@ -71,12 +78,8 @@ def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0) -> t
     train_dirs = [data / "train"] + [d for d in (data.parent / "voices_dev", data.parent / "voices_speech" / "train")
                                      if d.is_dir() and not quick]
     if retrain or not (ROOT / "checkpoints" / "voices.pt").exists():
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from train_default_voices import union_folder
-
         out = Path(tempfile.mkdtemp(prefix="voices-bench-"))
-        train_dir = train_dirs[0] if len(train_dirs) == 1 else union_folder(train_dirs, out / "data")
-        ckpt = train_classifier(train_dir, out, config=ROOT / "configs" / "voices.yaml",
+        ckpt = train_classifier(train_dirs, out, config=ROOT / "configs" / "voices.yaml",  # union of the folders
                                 max_epochs=4 if quick else None, resume=False)
     else:
         ckpt = ROOT / "checkpoints" / "voices.pt"
@@ -232,10 +235,29 @@ def speech_benchmark(ckpt: Path, quick: bool, gmm=None, train_dirs=None, seed: i
     return table, out
 
 
+def _recall_table(res, tags: dict, held_out: set[str] = frozenset(), reps: int = 3) -> str:
+    """Out-of-fold recall per degradation (rows) of the ``reps`` best representations (columns)."""
+    top = res.ranked()[:reps]
+    by_rep = {r: res.recall_by(r, tags) for r in top}
+    kinds = sorted(by_rep[top[0]], key=lambda k: (k != "none", k in held_out, k))
+    lines = ["| degradation | windows | " + " | ".join(f"recall, {r}" for r in top) + " |",
+             "|---|---|" + "---|" * len(top)]
+    for k in kinds:
+        name = "none (clean take, recall of good)" if k == "none" else k + (" (held out of development)"
+                                                                            if k in held_out else "")
+        lines.append(f"| {name} | {by_rep[top[0]][k][1]} | " +
+                     " | ".join(f"{by_rep[r][k][0]:.2f}" for r in top) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict]:
+    import csv
+    import os
+
     from tunesmith.classify.compare import compare_features
 
     feats = "logmel,logstft,descriptors+lr,crbm" if quick else "all"
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
                            out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad")
@@ -243,8 +265,51 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
     best = res.best()
     bacc = res.summary(best)["balanced_accuracy"][0]
     text = (res.markdown() + f"\n{res.folds} folds by source melody, {res.n_windows} windows of 10 s from "
-            f"{res.n_groups} melodies; whole comparison {wall / 60:.1f} min (bar <= 15). Best: {best} "
+            f"{res.n_groups} melodies; whole comparison {wall / 60:.1f} min (bar <= 15; load average "
+            f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end). Best: {best} "
             f"balanced accuracy {bacc:.3f} (bar >= 0.97). Chart: benchmarks/results/classify_goodbad/compare.png\n")
+    manifest = data / "degradations.csv"
+    if manifest.exists():  # stem,program,degradations (make_classify_data.py)
+        tags = {}
+        for row in csv.DictReader(open(manifest)):
+            tags[f"bad/{row['stem']}.wav"] = row["degradations"]
+            tags[f"good/{row['stem']}.wav"] = "none"
+        text += "\nOut-of-fold recall per degradation (a bad copy's combination of degradations):\n\n" + \
+            _recall_table(res, tags)
+    if res.failed:
+        text += "\nFailed: " + "; ".join(f"{k}: {v}" for k, v in res.failed.items()) + "\n"
+    return text, {"best": best, "bacc": bacc, "minutes": wall / 60}
+
+
+def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict]:
+    """Good vs bad on REAL recordings (``scripts/make_goodbad_dev.py --split final``): all representations,
+    5 folds, recall per degradation, wall time and load."""
+    import csv
+    import os
+
+    from tunesmith.classify.compare import compare_features
+
+    feats = "logmel,logmel+stats,descriptors+lr" if quick else "all"
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
+                           out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad_real")
+    wall = time.perf_counter() - t0
+    load1 = os.getloadavg()
+    best = res.best()
+    bacc = res.summary(best)["balanced_accuracy"][0]
+    rows = list(csv.DictReader(open(data / "degradations.csv")))
+    tags = {r["file"]: r["degradation"] for r in rows}
+    held = set((data / "HELD_OUT_KINDS.txt").read_text().split()) if (data / "HELD_OUT_KINDS.txt").exists() else set()
+    sources = sorted({r["source"] for r in rows})
+    text = (res.markdown() +
+            f"\n{res.folds} folds, {res.n_windows} windows of 10 s, one clip per window ({len(rows)} clips: "
+            f"{', '.join(sources)}); half are spoiled, by one degradation each. Whole comparison "
+            f"{wall / 60:.1f} min (bar <= 15 on 2 cores; load average {load0:.1f} at the start, "
+            f"{load1[0]:.1f} at the end, {load1[1]:.1f} over its last 5 min: other jobs shared the cores). "
+            f"Best: {best} balanced accuracy {bacc:.3f} (bar >= 0.92). "
+            "Chart: benchmarks/results/classify_goodbad_real/compare.png\n\n"
+            "Out-of-fold recall per degradation:\n\n" + _recall_table(res, tags, held))
     if res.failed:
         text += "\nFailed: " + "; ".join(f"{k}: {v}" for k, v in res.failed.items()) + "\n"
     return text, {"best": best, "bacc": bacc, "minutes": wall / 60}
@@ -353,7 +418,7 @@ def _merge_sections(path: Path, parts: list[str]) -> str:
     new = sections("\n".join(p for p in parts[1:] if p.startswith("## ")))
     merged = {**old, **new}
     order = ["One voice or several (held-out instruments)", "One voice or several: real talkers never heard",
-             "Good vs bad takes: which representation?",
+             "Good vs bad takes: which representation?", "Good vs bad takes on real recordings",
              "Throughput (CPU)"]
     body = "\n".join(merged[t] for t in sorted(merged, key=lambda t: order.index(t) if t in order else 99))
     return parts[0] + "\n" + body
@@ -365,7 +430,8 @@ def main(argv=None) -> int:
     ap.add_argument("--retrain", action="store_true", help="train the voices CNN in this run")
     ap.add_argument("--data", default=str(ROOT / "bench_data"))
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: voices,speech,goodbad,throughput")
+    ap.add_argument("--skip", default="",
+                    help="comma list of parts to skip: voices,speech,goodbad,goodbad-real,throughput")
     args = ap.parse_args(argv)
     import torch
 
@@ -379,6 +445,10 @@ def main(argv=None) -> int:
         if not (data / sub).is_dir():
             print(f"missing {data / sub}: run python scripts/make_classify_data.py first", file=sys.stderr)
             return 1
+    if "goodbad-real" not in skip and not (data / "goodbad_real").is_dir():
+        print(f"missing {data / 'goodbad_real'}: run python scripts/make_goodbad_dev.py --split final first "
+              "(it needs the real recordings in ../shared/data)", file=sys.stderr)
+        return 1
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "") \
         + (f" --threads {args.threads}" if args.threads else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "
@@ -400,6 +470,10 @@ def main(argv=None) -> int:
     if "goodbad" not in skip:
         table, info = goodbad_benchmark(data / "goodbad", args.quick)
         parts.append("## Good vs bad takes: which representation?\n\n" + table)
+        print(parts[-1], flush=True)
+    if "goodbad-real" not in skip:
+        table, info = goodbad_real_benchmark(data / "goodbad_real", args.quick)
+        parts.append("## Good vs bad takes on real recordings\n\n" + table)
         print(parts[-1], flush=True)
     if "throughput" not in skip and voices_ckpt.exists():
         parts.append("## Throughput (CPU)\n\n" + throughput_benchmark(voices_ckpt, data / "voices", args.quick)

@@ -52,6 +52,18 @@ def tiny_data(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def heldout_data(tmp_path_factory) -> Path:
+    """clean/ and noisy/ copies of 4 melodies that no training set here contains."""
+    root = tmp_path_factory.mktemp("heldout")
+    for i in range(100, 104):
+        y = _melody(i)
+        for label, audio in (("clean", y), ("noisy", _noisy(y, i))):
+            (root / label).mkdir(exist_ok=True)
+            sf.write(root / label / f"held{i}.wav", audio, SR)
+    return root
+
+
 TINY_CONFIG = {"window_s": 1.0, "arch": "cnn1d", "network": {"channels": [16, 16]},
                "training": {"max_epochs": 6, "batch_size": 8, "val_fraction": 0.34, "patience": 0}}
 
@@ -77,6 +89,21 @@ def test_folds_never_straddle_sources(tiny_data):
         assert len(set(fold[ws.groups == g].tolist())) == 1, f"source {g} straddles folds"
     assert sorted(set(fold.tolist())) == [0, 1, 2]
     assert np.array_equal(fold, file_folds(ws.groups, ws.y, 3, seed=1))  # deterministic
+
+
+def test_several_folders_are_the_union_of_their_labels(tiny_data, heldout_data, tmp_path):
+    from tunesmith.classify.data import scan_labelled_folders
+
+    third = tmp_path / "third"
+    (third / "muffled").mkdir(parents=True)
+    sf.write(third / "muffled" / "m.wav", _melody(7, 1.0), SR)
+    files, classes = scan_labelled_folders([tiny_data, heldout_data, third])
+    assert classes == ["clean", "muffled", "noisy"] and len(files) == 12 + 8 + 1
+    assert {f.path.parent.parent for f in files if classes[f.label] == "clean"} == {tiny_data, heldout_data}
+    assert all(classes[f.label] == f.path.parent.name for f in files)
+    (tmp_path / "empty" / "good").mkdir(parents=True)
+    with pytest.raises(TunesmithError, match="empty: holds no audio"):
+        scan_labelled_folders([tiny_data, tmp_path / "empty"])
 
 
 def test_bad_folders_raise_one_line_errors(tmp_path):
@@ -129,6 +156,7 @@ def test_logmel_stats_marks_dropouts_and_clipping():
     the log-mel grid."""
     from tunesmith import features
     from tunesmith.classify.model import MainsHum, WaveformStats, make_frontend
+    from tunesmith.classify.quality import QualityDescriptors
 
     y = torch.from_numpy(_melody(3, 2.0))
     gap, clipped = y.clone(), y.clone()
@@ -140,7 +168,7 @@ def test_logmel_stats_marks_dropouts_and_clipping():
     fe = make_frontend("logmel+stats", SR)
     out = fe(torch.stack([y, gap, clipped, hummed]))
     ref = features.frontend("logmel", SR, n_fft=1024, hop_length=512, n_mels=64)(y[None])
-    assert out.shape == (4, 64 + 6 + 8, ref.shape[-1])
+    assert out.shape == (4, 64 + 6 + 8 + len(QualityDescriptors.names), ref.shape[-1])
     row = {name: 64 + i for i, name in enumerate(WaveformStats.names)}
     row.update({name: 70 + i for i, name in enumerate(MainsHum.names)})
     for name in ("hum_60hz_k1", "hum_60hz_k2"):                # the hum's lines stand out in every frame ...
@@ -177,11 +205,11 @@ def test_flat_top_rows_see_clipped_notes_under_a_louder_click():
 def test_feature_augment_crops_shifts_and_changes_level():
     from tunesmith.classify.compare import augment_rows, feature_augment
 
-    n_bins = 64 + 6 + 8
+    n_bins = 64 + 6 + 8 + 18                                             # mel, waveform, hum, quality rows
     assert augment_rows("logmel+stats", n_bins) == (64, 66)
-    assert augment_rows("logmel+stats", 32 + 6 + 8) == (32, 34)      # other mel counts follow the row count
+    assert augment_rows("logmel+stats", 32 + 6 + 8 + 18) == (32, 34)      # other mel counts follow the row count
     assert augment_rows("mel", 64) == (64, 0) and augment_rows("mfcc", 20) == (0, 0)
-    x = torch.arange(64 + 6 + 8, dtype=torch.float32)[None, :, None].repeat(8, 1, 100)
+    x = torch.arange(n_bins, dtype=torch.float32)[None, :, None].repeat(8, 1, 100)
     g = torch.Generator().manual_seed(0)
     lengths, shifts = set(), set()
     for _ in range(30):
@@ -222,21 +250,21 @@ def test_fast_dev_run(tiny_data, tmp_path):
     assert model.classes == ["clean", "noisy"] and (tmp_path / "config.yaml").exists()
 
 
-def test_trained_classifier_separates_classes(trained, tiny_data):
+def test_trained_classifier_separates_held_out_files(trained, heldout_data):
     from tunesmith.classify.train import classify_files
 
     payload = torch.load(trained, weights_only=True)
     assert payload["config"]["sr"] == SR and payload["config"]["features"] == "logmel"
     assert (trained.parent / "curves.png").exists() and (trained.parent / "last.ckpt").exists()
     csv_path = trained.parent / "pred.csv"
-    results, batch = classify_files([tiny_data], trained, csv_path=csv_path, quiet=True)
-    assert len(results) == 12 and batch.throughput > 0
+    results, batch = classify_files([heldout_data], trained, csv_path=csv_path, quiet=True)  # never trained on
+    assert len(results) == 8 and batch.throughput > 0
     for r in results:
         assert np.allclose(r.probs.sum(1), 1.0, atol=1e-5) and r.probs.shape == (3, 2)
     correct = [r.label == r.path.parent.name for r in results]
     assert np.mean(correct) >= 0.75, correct
     rows = list(csv.DictReader(open(csv_path)))
-    assert len(rows) == 12 + 36 and {r["scope"] for r in rows} == {"file", "window"}
+    assert len(rows) == 8 + 24 and {r["scope"] for r in rows} == {"file", "window"}
 
 
 def test_checkpoint_errors(tmp_path, trained):
@@ -267,6 +295,8 @@ def test_compare_features_table_chart_and_determinism(tiny_data, tmp_path):
     assert a.markdown().split("|")[:-5] == b.markdown().split("|")[:-5] or \
         [a.summary(r) for r in a.ranked()] == [b.summary(r) for r in b.ranked()]
     assert a.summary(a.best())["balanced_accuracy"][0] >= 0.8
+    assert not a.failed, a.failed  # every representation asked for ran
+    assert set(a.scores) == {"logmel", "logmel+stats", "descriptors+lr", "descriptors+gmm"}
     assert len(a.scores["logmel"]) == 3 and len(a.scores["logmel+stats"]) == 3
     for name in ("compare.md", "compare.csv", "compare.png"):
         assert (tmp_path / name).stat().st_size > 0
@@ -386,8 +416,8 @@ def test_cli_train_compare_and_export(tiny_data, tmp_path, capsys):
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(TINY_CONFIG))
-    assert _cli("train", "classifier", "--data", str(tiny_data), "--config", str(cfg), "--fast-dev-run",
-                "-o", str(tmp_path / "run")) == 0
+    assert _cli("train", "classifier", "--data", str(tiny_data), str(tiny_data), "--config", str(cfg),
+                "--fast-dev-run", "-o", str(tmp_path / "run")) == 0
     assert (tmp_path / "run" / "classifier.pt").exists()
     assert _cli("compare-features", "--data", str(tiny_data), "--folds", "2", "--features", "descriptors+lr",
                 "--window-s", "1", "-o", str(tmp_path / "cmp")) == 0

@@ -31,6 +31,7 @@ _LAZY = {
     "export_onnx": ("tunesmith.classify.export", "export_onnx"),
     "Classifier": ("tunesmith.classify.model", "Classifier"),
     "scan_labelled_folder": ("tunesmith.classify.data", "scan_labelled_folder"),
+    "scan_labelled_folders": ("tunesmith.classify.data", "scan_labelled_folders"),
 }
 
 

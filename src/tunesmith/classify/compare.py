@@ -14,15 +14,19 @@ training folds and scores the held-out fold. Representations:
     per frame (level, peak, shares of digitally silent samples, of samples at the
     window's ceiling, of flat tops and of samples at the window's maximum) and
     eight mains-hum rows (prominence of the 50 and 60 Hz lines and their first
-    harmonics in a 0.5-s analysis window)
+    harmonics in a 0.5-s analysis window) and the generator-agnostic quality
+    descriptors of :class:`~tunesmith.classify.quality.QualityDescriptors`
+    (saturation of any curve, reverberant decay, noise floor, bandwidth, stable
+    tones at any frequency, dropouts, coding holes)
     (:class:`~tunesmith.classify.model.LogMelStats`), into the same CNN. Meant
     for recording-quality questions (dropouts, clipping, hum, band limits).
 ``descriptors+lr``
     frame descriptors (RMS, zero-crossing rate, centroid, flux, band ratio, ...)
-    summarised per window (mean, std, 10th/90th percentile of each, and of their
-    frame-to-frame differences) into a logistic regression.
+    and the quality descriptors, summarised per window (mean, std, 10th/90th
+    percentile of each, and of their frame-to-frame differences) into a logistic
+    regression.
 ``descriptors+gmm``
-    a Gaussian mixture per class on the frame descriptors and their deltas; a
+    a Gaussian mixture per class on the same frame descriptors and their deltas; a
     window's class scores are its mean frame log-likelihoods.
 ``crbm``
     a convolutional RBM over time (Lee, Largman, Pham & Ng, NIPS 2009):
@@ -46,7 +50,9 @@ representations (``crbm``, ``autoencoder``) and MFCCs get the crops only.
 
 Scores per fold: accuracy, balanced accuracy (mean per-class recall) and ROC-AUC
 (one-vs-rest, macro, for more than two classes); the table reports mean ± std
-over folds. Everything is seeded, so a run with the same ``seed`` repeats.
+over folds. The out-of-fold probabilities of every window are kept
+(``CompareResult.probs``), so recall can be broken down by any tag of the files,
+such as the degradation each bad take got (:meth:`CompareResult.recall_by`). Everything is seeded, so a run with the same ``seed`` repeats.
 """
 from __future__ import annotations
 
@@ -98,13 +104,14 @@ def augment_rows(rep: str, n_bins: int) -> tuple[int, int]:
     (the level augmentation adds a constant to them). Linear and level-normalised front ends
     have no dB rows; MFCCs and learned codes neither."""
     from tunesmith.classify.model import MainsHum, WaveformStats
+    from tunesmith.classify.quality import QualityDescriptors
 
     if rep in ("logstft", "logmel"):
         return n_bins, n_bins
     if rep in ("stft", "mel", "pcen", "cqt"):
         return n_bins, 0
-    if rep == "logmel+stats":  # mel rows, then level and peak (dB), then shares and hum ratios
-        n_mels = n_bins - len(WaveformStats.names) - len(MainsHum.names)
+    if rep == "logmel+stats":  # mel rows, then level and peak (dB), then shares, hum and quality rows
+        n_mels = n_bins - len(WaveformStats.names) - len(MainsHum.names) - len(QualityDescriptors.names)
         return n_mels, n_mels + WaveformStats.names.index("peak_db") + 1
     return 0, 0
 
@@ -306,9 +313,15 @@ def __getattr__(name):
 def _frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
     import torch
 
-    from tunesmith.classify.model import make_frontend
+    from tunesmith.classify.model import DEFAULT_FEATURE_SETTINGS, make_frontend
 
-    fe = make_frontend(kind, sr).eval()
+    if kind == "quality":
+        from tunesmith.classify.quality import QualityDescriptors
+
+        s = DEFAULT_FEATURE_SETTINGS["descriptors"]
+        fe = QualityDescriptors(sr, s["n_fft"], s["hop_length"]).eval()
+    else:
+        fe = make_frontend(kind, sr).eval()
     with torch.no_grad():
         out = [fe(torch.from_numpy(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
     return torch.cat(out).float()
@@ -397,6 +410,23 @@ class CompareResult:
     scores: dict[str, list[dict]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    #: out-of-fold class probabilities per representation, ``(n_windows, classes)``
+    probs: dict[str, np.ndarray] = field(default_factory=dict)
+    #: true label and source file of every window
+    y: np.ndarray | None = None
+    paths: list[Path] = field(default_factory=list)
+
+    def recall_by(self, rep: str, tags: dict) -> dict[str, tuple[float, int]]:
+        """Out-of-fold recall of ``rep`` per tag: ``{tag: (share of windows whose predicted class is
+        their true class, windows)}``. ``tags`` maps a window's file (a :class:`~pathlib.Path`, its
+        name or ``label/name``) to a tag such as the degradation it got; untagged files are left out."""
+        pred = self.probs[rep].argmax(1)
+        hits: dict[str, list[bool]] = {}
+        for p, t, yhat in zip(self.paths, self.y, pred):
+            tag = next((tags[k] for k in (p, str(p), f"{p.parent.name}/{p.name}", p.name) if k in tags), None)
+            if tag is not None:
+                hits.setdefault(tag, []).append(bool(yhat == t))
+        return {k: (float(np.mean(v)), len(v)) for k, v in sorted(hits.items())}
 
     def summary(self, rep: str) -> dict:
         rows = self.scores[rep]
@@ -467,11 +497,13 @@ def _parse_representations(features) -> list[str]:
     return list(dict.fromkeys(features))
 
 
-def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, seed: int = 0,
+def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
                      arch: str = "cnn1d", epochs: int = EPOCHS, sr: int = 16000, window_s: float = 10.0,
                      group_by: str = "stem", out_dir: str | Path | None = None,
                      progress: bool = True, augment: bool = True) -> CompareResult:
     """k-fold comparison of representations on a labelled folder (see the module docstring).
+
+    ``data_dir`` is one folder of label sub-folders or a list of them (their union).
 
     With ``out_dir`` writes ``compare.md``, ``compare.csv`` and ``compare.png`` there.
     ``augment=False`` trains without the crops, shifts and level changes (and without the
@@ -489,7 +521,8 @@ def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, se
     groups = ws.groups
     fold = file_folds(groups, ws.y, folds, seed)
     n_classes = len(classes)
-    result = CompareResult(classes, len(ws), len(set(groups.tolist())), folds)
+    result = CompareResult(classes, len(ws), len(set(groups.tolist())), folds, y=ws.y,
+                           paths=[ws.files[i].path for i in ws.file_index])
     y = ws.y
     bar = tqdm(total=len(reps) * folds, desc="comparing", unit="fit", disable=not progress, file=sys.stderr)
     cache: dict[str, object] = {}
@@ -502,6 +535,7 @@ def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, se
     for rep in reps:
         t0 = time.perf_counter()
         rows = []
+        oof = np.zeros((len(y), n_classes))
         try:
             for k in range(folds):
                 bar.set_postfix_str(f"{rep} fold {k + 1}")
@@ -509,7 +543,7 @@ def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, se
                 cw = class_weights(np.bincount(y[tr], minlength=n_classes), n_classes)
                 fit_seed = seed * 1000 + k
                 if rep in ("descriptors+lr", "descriptors+gmm"):
-                    d = features_of("descriptors").numpy()
+                    d = _with_quality(features_of("descriptors"), features_of("quality")).numpy()
                     if rep == "descriptors+lr":
                         probs = _descriptors_lr(d[tr], y[tr], d[te], fit_seed)
                     else:
@@ -541,6 +575,7 @@ def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, se
                     fit_network(net, xtr, y[tr], epochs=epochs, class_w=cw, seed=fit_seed, feature_aug=aug)
                     probs = _predict(net, xte)
                 rows.append(window_metrics(y[te], probs, n_classes))
+                oof[te] = probs
                 bar.update(1)
         except TunesmithError:
             raise
@@ -550,6 +585,7 @@ def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, se
             bar.update(folds - len(rows))
             continue
         result.scores[rep] = rows
+        result.probs[rep] = oof
         result.seconds[rep] = time.perf_counter() - t0
     bar.close()
     if not result.scores:
@@ -563,6 +599,14 @@ def compare_features(data_dir: str | Path, *, features="all", folds: int = 5, se
         atomic_write_text(out / "compare.csv", result.csv_text())
         result.bar_chart(out / "compare.png")
     return result
+
+
+def _with_quality(desc, quality):
+    """Frame descriptors ``(n, 5, t)`` followed by the quality descriptors ``(n, 20, t)`` on the same frames."""
+    import torch
+
+    t = min(desc.shape[-1], quality.shape[-1])
+    return torch.cat([desc[..., :t], quality[..., :t]], dim=1)
 
 
 def _descriptors_lr(dtr, ytr, dte, seed):

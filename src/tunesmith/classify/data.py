@@ -22,7 +22,7 @@ import numpy as np
 
 from tunesmith.errors import TunesmithError
 
-__all__ = ["LabelledFile", "WindowSet", "scan_labelled_folder", "group_key", "load_windows",
+__all__ = ["LabelledFile", "WindowSet", "scan_labelled_folder", "scan_labelled_folders", "group_key", "load_windows",
            "file_folds", "holdout_split", "ClassifyDataModule"]
 
 GROUP_BY = ("stem", "file", "prefix")
@@ -77,28 +77,51 @@ def group_key(path: Path, group_by: str = "stem") -> str:
     raise TunesmithError(f"group-by must be one of {', '.join(GROUP_BY)}, got {group_by!r}")
 
 
-def scan_labelled_folder(root: str | Path, group_by: str = "stem") -> tuple[list[LabelledFile], list[str]]:
-    """Files and sorted class names of a folder whose sub-folders are labels (searched recursively)."""
-    from tunesmith.io import AUDIO_EXTENSIONS, expand_paths
-
-    root = Path(root)
+def _label_dirs(root: Path) -> dict[str, Path]:
+    """The label sub-folders of one dataset folder (hidden ones skipped), by name."""
     if not root.exists():
         raise TunesmithError("no such folder", root)
     if not root.is_dir():
         raise TunesmithError("is not a folder (expected one sub-folder per label)", root)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files = []
-    for label, name in enumerate(classes):
-        found = expand_paths([root / name], AUDIO_EXTENSIONS)
-        files += [LabelledFile(f, label, group_key(f, group_by)) for f in sorted(found)]
-    used = sorted({classes[f.label] for f in files})
-    if len(used) < 2:
-        raise TunesmithError(f"needs audio in at least two label sub-folders, found {len(used)} "
-                             f"({', '.join(used) or 'none'})", root)
-    classes_kept = used
-    remap = {classes.index(c): i for i, c in enumerate(classes_kept)}
-    files = [LabelledFile(f.path, remap[f.label], f.group) for f in files]
-    return files, classes_kept
+    return {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+
+
+def scan_labelled_folders(roots, group_by: str = "stem") -> tuple[list[LabelledFile], list[str]]:
+    """Files and sorted class names of one or several folders whose sub-folders are labels.
+
+    The classes are the union of the label sub-folder names over all ``roots`` (``A/good`` and
+    ``B/good`` are one class ``good``); label folders are searched recursively. Source groups
+    (:func:`group_key`) are shared across folders: with ``group_by="stem"`` a ``x.wav`` in two
+    folders is one source, which can only keep related takes together. A folder without any
+    audio in its label sub-folders is an error naming that folder, as is a total of fewer than
+    two labels with audio.
+    """
+    from tunesmith.io import AUDIO_EXTENSIONS, expand_paths
+
+    roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
+    if not roots:
+        raise TunesmithError("no data folder given")
+    found: dict[str, list[Path]] = {}
+    for root in dict.fromkeys(roots):
+        n_before = sum(len(v) for v in found.values())
+        for name, sub in _label_dirs(root).items():
+            found.setdefault(name, []).extend(sorted(expand_paths([sub], AUDIO_EXTENSIONS)))
+        if len(roots) > 1 and sum(len(v) for v in found.values()) == n_before:
+            raise TunesmithError("holds no audio in label sub-folders", root)
+    classes = sorted(name for name, paths in found.items() if paths)
+    if len(classes) < 2:
+        where = "" if len(roots) == 1 else " of " + ", ".join(str(r) for r in roots)
+        raise TunesmithError(f"needs audio in at least two label sub-folders{where}, found {len(classes)} "
+                             f"({', '.join(classes) or 'none'})", roots[0] if len(roots) == 1 else None)
+    files = [LabelledFile(f, label, group_key(f, group_by))
+             for label, name in enumerate(classes) for f in found[name]]
+    return files, classes
+
+
+def scan_labelled_folder(root, group_by: str = "stem") -> tuple[list[LabelledFile], list[str]]:
+    """Files and sorted class names of a folder whose sub-folders are labels (searched recursively);
+    ``root`` may also be a list of folders (see :func:`scan_labelled_folders`)."""
+    return scan_labelled_folders(root, group_by)
 
 
 def load_windows(files: list[LabelledFile], classes: list[str], *, sr: int, window_s: float,
@@ -187,18 +210,18 @@ class ClassifyDataModule(_datamodule_base()):
 
     Parameters
     ----------
-    data_dir : folder with one sub-folder per label.
+    data_dir : folder with one sub-folder per label, or a list of such folders (their union).
     sr : sample rate the audio is resampled to (Hz).
     window_s, hop_s : window length and hop in seconds (hop defaults to the window).
     val_fraction : share of source groups held out for validation.
     group_by : ``stem``, ``file`` or ``prefix`` (see :func:`group_key`).
     """
 
-    def __init__(self, data_dir: str | Path, *, sr: int = 16000, window_s: float = 10.0,
+    def __init__(self, data_dir, *, sr: int = 16000, window_s: float = 10.0,
                  hop_s: float | None = None, val_fraction: float = 0.2, batch_size: int = 16,
                  group_by: str = "stem", seed: int = 0, num_workers: int = 0):
         super().__init__()
-        self.data_dir = Path(data_dir)
+        self.data_dir = [Path(d) for d in data_dir] if isinstance(data_dir, (list, tuple)) else Path(data_dir)
         self.sr, self.window_s, self.hop_s = sr, window_s, hop_s
         self.val_fraction, self.batch_size = val_fraction, batch_size
         self.group_by, self.seed, self.num_workers = group_by, seed, num_workers

@@ -184,15 +184,17 @@ class MainsHum(nn.Module):
 
 
 class LogMelStats(nn.Module):
-    """Log-mel spectrogram without a per-window dB floor, stacked with :class:`WaveformStats` and :class:`MainsHum`.
+    """Log-mel spectrogram without a per-window dB floor, stacked with :class:`WaveformStats`, :class:`MainsHum`
+    and :class:`~tunesmith.classify.quality.QualityDescriptors`.
 
-    Output ``(batch, n_mels + 6 + 8, frames)``: rows ``0..n_mels-1`` are
+    Output ``(batch, n_mels + 6 + 8 + 18, frames)``: rows ``0..n_mels-1`` are
     ``10 log10(max(M[f, t], 1e-10))`` of the mel power spectrogram (absolute dB, so
     digital silence stays far below quiet playing instead of being raised to
     ``max - 80 dB``), the next six the frame statistics on the same frame grid
-    (:attr:`WaveformStats.names`), the last eight the mains-hum prominence rows
-    (:attr:`MainsHum.names`). Meant for recording-quality questions: dropouts,
-    clipping, hum, noise and band limits.
+    (:attr:`WaveformStats.names`), then the eight mains-hum prominence rows
+    (:attr:`MainsHum.names`), the last 18 the generator-agnostic quality descriptors
+    (:attr:`QualityDescriptors.names`: saturation, reverberation, noise floor, bandwidth,
+    tones at any frequency, dropouts, coding holes). Meant for recording-quality questions.
     """
 
     def __init__(self, sr: int, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, n_mels: int = N_MELS,
@@ -204,13 +206,16 @@ class LogMelStats(nn.Module):
         self.logmel = features.LogMelSpectrogram(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, **mel_kw)
         self.stats = WaveformStats(n_fft, hop_length)
         self.hum = MainsHum(sr, hop_length)
+        from tunesmith.classify.quality import QualityDescriptors
+
+        self.quality = QualityDescriptors(sr, n_fft, hop_length)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 1:
             x = x.unsqueeze(0)
         mel = self.logmel(x)
         hum = self.hum(x)[..., :mel.shape[-1]]
-        return torch.cat([mel, self.stats(x), hum], dim=1)
+        return torch.cat([mel, self.stats(x), hum, self.quality(x)[..., :mel.shape[-1]]], dim=1)
 
 
 class BinNorm(nn.Module):

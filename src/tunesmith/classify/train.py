@@ -134,12 +134,15 @@ def load_classifier(path: str | Path, expected_classes: list[str] | None = None)
     return model
 
 
-def train_classifier(data_dir: str | Path, out_dir: str | Path = "runs/classifier", *,
+def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
                      config: str | Path | dict | None = None, features: str | None = None,
                      arch: str | None = None, max_epochs: int | None = None, seed: int | None = None,
                      resume: bool = True, fast_dev_run: bool = False, progress: bool = True,
                      accelerator: str = "auto"):
     """Train the window classifier on a labelled folder; returns the path of ``classifier.pt``.
+
+    ``data_dir`` is one folder of label sub-folders or a list of them (the union of their
+    label sub-folders, :func:`~tunesmith.classify.data.scan_labelled_folders`).
 
     ``config`` is a YAML path or a dict of settings (see :data:`DEFAULT_CONFIG`);
     ``features``, ``arch``, ``max_epochs`` and ``seed`` override it. With

@@ -28,7 +28,8 @@ def register(sub) -> None:
     p = sub.add_parser("compare-features", help="which representation is best for my labelled folder? (k-fold)",
                        description="Train the same classifier on each representation with k-fold cross-validation "
                                    "split by source file; write a table (Markdown + CSV) and a bar chart.")
-    p.add_argument("--data", required=True, help="folder whose sub-folders are the labels")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="folder(s) whose sub-folders are the labels (several: the union of their labels)")
     p.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     p.add_argument("--features", default="all",
                    help=f"comma-separated list or 'all' ({', '.join(ALL_REPRESENTATIONS)})")
@@ -79,7 +80,8 @@ def register(sub) -> None:
 def register_train(train_sub) -> None:
     p = train_sub.add_parser("classifier", help="window classifier on a folder of labelled sub-folders",
                              description="Train a small CNN on windows of a folder whose sub-folders are the labels.")
-    p.add_argument("--data", required=True, help="folder whose sub-folders are the labels")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="folder(s) whose sub-folders are the labels (several: the union of their labels)")
     p.add_argument("--features", choices=FEATURE_KINDS, default=None, help="representation (default from config: logmel)")
     p.add_argument("--arch", choices=("cnn2d", "cnn1d"), default=None, help="network (default from config: cnn2d)")
     p.add_argument("--config", default=None, help="YAML config (see configs/classifier.yaml)")
@@ -89,6 +91,11 @@ def register_train(train_sub) -> None:
     p.add_argument("--no-resume", action="store_true", help="start afresh even if out-dir holds last.ckpt")
     p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
     p.set_defaults(func=run_train)
+
+
+def _data_folders(data: list[str]):
+    """One ``--data`` folder as itself, several as a list (the library takes the union of their labels)."""
+    return data[0] if len(data) == 1 else list(data)
 
 
 def _print_results(results, quiet: bool) -> None:
@@ -123,7 +130,7 @@ def run_compare(args) -> int:
     print_settings("compare-features", {"folds": args.folds, "features": args.features, "seed": args.seed,
                                         "arch": args.arch, "epochs": args.epochs, "window_s": args.window_s,
                                         "sr": args.sr, "group_by": args.group_by, "augment": not args.no_augment})
-    res = compare_features(args.data, features=args.features, folds=args.folds, seed=args.seed, arch=args.arch,
+    res = compare_features(_data_folders(args.data), features=args.features, folds=args.folds, seed=args.seed, arch=args.arch,
                            epochs=args.epochs, sr=args.sr, window_s=args.window_s, group_by=args.group_by,
                            out_dir=args.out_dir, augment=not args.no_augment)
     print(res.markdown())
@@ -179,7 +186,7 @@ def run_export(args) -> int:
 def run_train(args) -> int:
     from tunesmith.classify.train import train_classifier
 
-    path = train_classifier(args.data, args.out_dir, config=args.config, features=args.features, arch=args.arch,
+    path = train_classifier(_data_folders(args.data), args.out_dir, config=args.config, features=args.features, arch=args.arch,
                             max_epochs=args.max_epochs, seed=args.seed, resume=not args.no_resume,
                             fast_dev_run=args.fast_dev_run)
     print(f"tunesmith: wrote {path}", file=sys.stderr)

@@ -1,0 +1,118 @@
+#!/usr/bin/env python
+"""Good vs bad on the DEVELOPMENT sets of real recordings: the place where the recipe was judged.
+
+    python scripts/make_goodbad_dev.py --split dev --seed 1     # and --seed 2, --seed 3
+    python benchmarks/goodbad_dev.py [--seeds 1 2 3] [--features logmel+stats,descriptors+lr,logmel]
+
+For each development set (``bench_data/goodbad_dev<seed>``: 160 real 10-s clips, none of the final set's
+talkers, players or degradation kinds), ``compare_features`` with 5 folds, once as shipped and once
+with the quality descriptors (:mod:`tunesmith.classify.quality`) taken out of ``logmel+stats`` and
+``descriptors+lr`` (the rows they had before), and the out-of-fold recall per degradation. Writes
+``benchmarks/results/classify_goodbad_dev.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "classify_goodbad_dev.md"
+
+
+@contextlib.contextmanager
+def without_quality():
+    """``logmel+stats`` and ``descriptors+lr`` without the quality rows, for the ablation."""
+    from tunesmith.classify import compare, model, quality
+
+    nq = len(quality.QualityDescriptors.names)
+    saved = model.LogMelStats.forward, compare._with_quality, compare.augment_rows
+    forward, augment_rows = saved[0], saved[2]
+    model.LogMelStats.forward = lambda self, x: forward(self, x)[:, :-nq]
+    compare._with_quality = lambda desc, q: desc
+    compare.augment_rows = lambda rep, n: augment_rows(rep, n + nq) if rep == "logmel+stats" else augment_rows(rep, n)
+    try:
+        yield
+    finally:
+        model.LogMelStats.forward, compare._with_quality, compare.augment_rows = saved
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="good vs bad on the development sets of real recordings")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--features", default="logmel+stats,descriptors+lr,logmel")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    import torch
+
+    from tunesmith.classify.compare import compare_features
+
+    torch.set_num_threads(args.threads)
+    sets = [ROOT / "bench_data" / f"goodbad_dev{s}" for s in args.seeds]
+    for d in sets:
+        if not d.is_dir():
+            print(f"missing {d}: run python scripts/make_goodbad_dev.py --split dev --seed "
+                  f"{d.name.removeprefix('goodbad_dev')} first", file=sys.stderr)
+            return 1
+    reps = args.features.split(",")
+    bacc = {}     # (variant, rep) -> [per set]
+    recall = {}   # (variant, rep) -> {degradation: [hits]}
+    load0, t0 = os.getloadavg()[0], time.perf_counter()
+    for d in sets:
+        rows = list(csv.DictReader(open(d / "degradations.csv")))
+        tags = {r["file"]: r["degradation"] for r in rows}
+        for variant in ("with quality rows", "without"):
+            ctx = contextlib.nullcontext() if variant == "with quality rows" else without_quality()
+            with ctx:
+                res = compare_features(d, features=reps, folds=5, seed=0, progress=False)
+            if res.failed:
+                print(f"{d.name} {variant}: failed {res.failed}", file=sys.stderr)
+            for rep in res.scores:
+                if variant == "without" and rep == "logmel":
+                    continue  # logmel has no quality rows: the same fit twice
+                bacc.setdefault((variant, rep), []).append(res.summary(rep)["balanced_accuracy"][0])
+                for k, (r, n) in res.recall_by(rep, tags).items():
+                    recall.setdefault((variant, rep), {}).setdefault(k, []).append((r, n))
+            print(f"{d.name} {variant} done ({(time.perf_counter() - t0) / 60:.1f} min)", file=sys.stderr)
+    wall = (time.perf_counter() - t0) / 60
+    names = [d.name for d in sets]
+    lines = ["| representation | rows | " + " | ".join(names) + " | mean |", "|---|---|" + "---|" * (len(names) + 1)]
+    for (variant, rep), v in sorted(bacc.items(), key=lambda kv: -np.mean(kv[1])):
+        lines.append(f"| {rep} | {variant} | " + " | ".join(f"{x:.3f}" for x in v) + f" | {np.mean(v):.3f} |")
+    keys = [k for k in sorted(bacc, key=lambda k: -np.mean(bacc[k]))]
+    kinds = sorted({k for key in keys for k in recall[key]}, key=lambda k: (k != "none", k))
+    rec = ["| degradation | windows | " + " | ".join(f"{rep} ({variant})" for variant, rep in keys) + " |",
+           "|---|---|" + "---|" * len(keys)]
+    for k in kinds:
+        n = sum(c for _, c in recall[keys[0]].get(k, []))
+        cells = []
+        for key in keys:
+            got = recall[key].get(k, [])
+            cells.append(f"{sum(r * c for r, c in got) / max(1, sum(c for _, c in got)):.2f}")
+        rec.append(f"| {'none (clean: recall of good)' if k == 'none' else k} | {n} | " + " | ".join(cells) + " |")
+    cmd = "python benchmarks/goodbad_dev.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = (f"# Good vs bad on the development sets of real recordings\n\nCommand: `{cmd.strip()}` (data: "
+            f"`python scripts/make_goodbad_dev.py --split dev --seed N` for N in {' '.join(map(str, args.seeds))}). "
+            f"Machine: 2-core shared CPU VM ({cpu_name()}), torch {torch.__version__}, {args.threads} thread(s); "
+            f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; {wall:.1f} min in all. "
+            f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
+            "Balanced accuracy, 5 folds, out-of-fold (mean over folds), per development set; 'without' is the same "
+            "representation without the quality descriptors:\n\n" + "\n".join(lines) +
+            "\n\nOut-of-fold recall per degradation, pooled over the sets:\n\n" + "\n".join(rec) + "\n")
+    print(text)
+    from tunesmith.io import atomic_write_text
+
+    atomic_write_text(RESULTS, text)
+    print(f"wrote {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
