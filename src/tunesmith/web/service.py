@@ -323,17 +323,28 @@ def run_generate(primer, ctx, *, length: int = 32, temperature: float = 1.0, key
     composer = ctx.models.composer()
     if seed is None:
         seed = int.from_bytes(os.urandom(3), "little")
+    n_primer = _primer_notes(primer)
     seq = generate(composer, n=1, length=length, temperature=temperature, seed=seed, primer=primer,
                    key=key or None, pitch_range=rng)[0]
-    primer_beats = _primer_beats(primer)
     ctx.progress(0.7, "rendering")
     _attach_notes_files(ctx, seq, "continuation", musicxml_seq=seq)
     notes = notes_json(seq)
-    for n in notes:
-        n["primer"] = n.get("onset_beats", 0.0) < primer_beats - 1e-6
+    for i, n in enumerate(notes):     # generate() keeps the primer's notes at the start of its output
+        n["primer"] = i < n_primer
     return {"kind": "continuation", "notes": notes, **_meta(seq), "seed": seed, "length": length,
             "temperature": temperature, "pitch_range": list(rng) if rng else None,
-            "primer_notes": sum(n["primer"] for n in notes), "primer_beats": primer_beats, "warnings": []}
+            "primer_notes": n_primer, "warnings": []}
+
+
+def _primer_notes(primer) -> int:
+    """How many notes of the output are the primer's (0 without one)."""
+    if primer is None:
+        return 0
+    if isinstance(primer, Path):
+        from tunesmith.compose import load_melody
+
+        return len(load_melody(primer)[0])
+    return len(primer)
 
 
 _AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff"}
@@ -351,14 +362,6 @@ def _transcribed(path: Path, ctx):
     if not len(result.notes):
         raise TunesmithError("the primer recording has no pitched notes to continue")
     return score(result.notes)
-
-
-def _primer_beats(primer) -> float:
-    """Length of the primer in beats (0 without one), where the continuation starts."""
-    if primer is None or isinstance(primer, Path) or not len(primer):
-        return 0.0
-    last = max(primer, key=lambda n: (n.onset_beats or 0.0) + (n.duration_beats or 0.0))
-    return float((last.onset_beats or 0.0) + (last.duration_beats or 0.0))
 
 
 # ----------------------------------------------------------------------------- transform

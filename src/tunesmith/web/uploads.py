@@ -15,6 +15,7 @@ from tunesmith.errors import TunesmithError
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024    # 64 MiB: about 6 min of 44.1 kHz stereo WAV, hours of FLAC/OGG
 MAX_DURATION_S = 15 * 60.0             # longest recording accepted (seconds)
+MIN_DURATION_S = 0.25                  # shortest (seconds): below this there is no note to hear
 READ_CHUNK = 1 << 20
 NAME_CHARS = 60                        # characters of the client's file name kept for display
 
@@ -103,6 +104,9 @@ async def save_upload(upload, workdir: Path, *, allow_notes: bool = False,
                           "(truncated or damaged?)", 422) from None
     if not meta["frames"] > 0:
         raise UploadError(f"{label}: contains no samples", 422)
+    if meta["duration"] < MIN_DURATION_S:
+        raise UploadError(f"{label}: {meta['duration']:.3f} s is shorter than {MIN_DURATION_S} s "
+                          "(truncated?)", 422)
     if meta["duration"] > MAX_DURATION_S:
         raise UploadError(f"{label}: {meta['duration'] / 60:.0f} min is longer than the "
                           f"{MAX_DURATION_S / 60:.0f} min limit", 413)

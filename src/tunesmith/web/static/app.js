@@ -87,7 +87,7 @@ function showNotes(res) {
   $("notes-meta").textContent = `${res.name}: ${meta.join(" · ")}`;
   showError($("notes-warn"), (res.warnings || []).join("; "));
   Draw.spectrogram($("spectrogram"), res);
-  state.setPlayhead = Draw.pianoRoll($("pianoroll"), res.notes, { rgb: "34,211,238" });
+  state.setPlayhead = Draw.pianoRoll($("pianoroll"), res.notes, { rgb: "34,211,238", end: res.duration_s });
   state.timings.notes = performance.now();
   document.body.dataset.notesShown = String(res.notes.length);
 }
@@ -282,6 +282,7 @@ async function onLiveBlock(block, tReady, meta) {
 // ------------------------------------------------------------------ start-up
 (async () => {
   Draw.strip($("live-strip"), []);
+  Draw.timeline($("voices-timeline"), null, 1);
   const keys = $("key");
   KEYS.forEach((k) => keys.add(new Option(`${k} major`, `${k} major`)));
   MINOR.forEach((k) => keys.add(new Option(`${k} minor`, `${k} minor`)));

@@ -49,7 +49,7 @@ const Draw = (() => {
 
   const PAD = { l: 44, r: 8, t: 8, b: 22 };
 
-  function axes(ctx, w, h, t1, lo, hi, labelEvery) {
+  function axes(ctx, w, h, t1, lo, hi, labelled) {
     ctx.font = "11px DejaVu Sans, sans-serif"; ctx.fillStyle = "#aab"; ctx.strokeStyle = "rgba(255,255,255,.08)";
     const step = t1 > 60 ? 10 : t1 > 20 ? 5 : t1 > 8 ? 2 : 1;
     ctx.textAlign = "center";
@@ -60,7 +60,7 @@ const Draw = (() => {
     }
     ctx.textAlign = "right";
     for (let m = Math.ceil(lo); m <= hi; m++) {
-      if (((m % 12) + 12) % 12 !== 0 && !(labelEvery && m % labelEvery === 0)) continue;
+      if (((m % 12) + 12) % 12 !== 0 && !(labelled && labelled.has(m))) continue;
       const y = PAD.t + (h - PAD.t - PAD.b) * (1 - (m - lo) / (hi - lo));
       ctx.fillText(noteName(m), PAD.l - 5, y + 4);
       ctx.beginPath(); ctx.moveTo(PAD.l, y); ctx.lineTo(w - PAD.r, y); ctx.stroke();
@@ -93,7 +93,12 @@ const Draw = (() => {
     axes(ctx, w, h, t1, lo, hi);
     ctx.save();
     ctx.beginPath(); ctx.rect(PAD.l, PAD.t, w - PAD.l - PAD.r, h - PAD.t - PAD.b); ctx.clip();
-    ctx.strokeStyle = "#7CFC00"; ctx.lineWidth = 1.2; ctx.beginPath();
+    ctx.strokeStyle = "#22d3ee"; ctx.fillStyle = "rgba(34,211,238,.28)"; ctx.lineWidth = 1.5;
+    for (const n of res.notes) {   // a box one semitone high, centred on the note, widened a little to be seen
+      const x = M.x(n.onset), y = M.y(n.pitch + 0.8), bw = Math.max(2, M.x(n.offset) - x), bh = M.y(n.pitch - 0.8) - y;
+      ctx.fillRect(x, y, bw, bh); ctx.strokeRect(x, y, bw, bh);
+    }
+    ctx.strokeStyle = "#a3e635"; ctx.lineWidth = 1.4; ctx.beginPath();
     let pen = false;
     tr.f0.midi.forEach((m, i) => {
       if (m === null) { pen = false; return; }
@@ -102,10 +107,6 @@ const Draw = (() => {
       pen = true;
     });
     ctx.stroke();
-    ctx.strokeStyle = "#22d3ee"; ctx.lineWidth = 1.5;
-    for (const n of res.notes) {
-      ctx.strokeRect(M.x(n.onset), M.y(n.pitch + 0.5), Math.max(1, M.x(n.offset) - M.x(n.onset)), M.y(n.pitch - 0.5) - M.y(n.pitch + 0.5));
-    }
     ctx.restore();
     canvas.dataset.drawn = res.notes.length;
   }
@@ -114,7 +115,8 @@ const Draw = (() => {
   // second colour (the primer in a continuation). Returns a function that draws a playhead at t seconds.
   function pianoRoll(canvas, notes, opts = {}) {
     const tip = canvas.parentElement.querySelector(".tip");
-    const end = Math.max(1, ...notes.map((n) => n.offset)) * 1.02;
+    const end = opts.end || Math.max(1, ...notes.map((n) => n.offset)) * 1.02;
+    const used = new Set(notes.map((n) => n.pitch));
     let lo = Math.min(...notes.map((n) => n.pitch)) - 3, hi = Math.max(...notes.map((n) => n.pitch)) + 3;
     if (!notes.length) { lo = 55; hi = 79; }
     let playhead = null;
@@ -127,7 +129,7 @@ const Draw = (() => {
           ctx.fillStyle = "#0b0e17"; ctx.fillRect(PAD.l, M.y(m + 0.5), w - PAD.l - PAD.r, M.y(m - 0.5) - M.y(m + 0.5));
         }
       }
-      axes(ctx, w, h, end, lo - 0.5, hi + 0.5, 0);
+      axes(ctx, w, h, end, lo - 0.5, hi + 0.5, used);
       for (const n of notes) {
         const x = M.x(n.onset), y = M.y(n.pitch + 0.42), bw = Math.max(2, M.x(n.offset) - x - 1);
         const a = 0.55 + 0.45 * Math.min(1, (n.velocity || 80) / 127);
@@ -146,11 +148,14 @@ const Draw = (() => {
       const t = M.t(x), m = Math.round(M.m(y));
       const n = notes.find((k) => k.pitch === m && k.onset <= t && t <= k.offset);
       if (!n) { tip.hidden = true; return; }
-      tip.hidden = false; tip.style.left = x + "px"; tip.style.top = y + "px";
+      tip.hidden = false; tip.style.top = y + "px";
       tip.textContent = `${n.name} · ${n.onset.toFixed(2)}–${n.offset.toFixed(2)} s (${(n.offset - n.onset).toFixed(2)} s) · velocity ${n.velocity}`;
+      const half = tip.offsetWidth / 2 + 4;
+      tip.style.left = Math.min(Math.max(x, half), canvas.clientWidth - half) + "px";
     };
     canvas.onmouseleave = () => { tip.hidden = true; };
     canvas.dataset.notes = notes.length;
+    canvas.locate = (n) => ({ x: (M.x(n.onset) + M.x(n.offset)) / 2, y: M.y(n.pitch) });   // CSS px, for tests
     window.addEventListener("resize", () => { M = draw(); });
     return (t) => { playhead = t; M = draw(); };
   }
@@ -174,6 +179,12 @@ const Draw = (() => {
   function timeline(canvas, windows, duration) {
     const tip = canvas.parentElement.querySelector(".tip");
     const { ctx, w, h } = fit(canvas);
+    if (!windows) {
+      ctx.fillStyle = "#111522"; ctx.fillRect(0, 0, w, h);
+      ctx.font = "11px DejaVu Sans, sans-serif"; ctx.fillStyle = "#aab";
+      ctx.fillText("a bar per window of the take appears here", 10, h / 2 + 4);
+      return;
+    }
     const x = (t) => PAD.l + (w - PAD.l - PAD.r) * t / duration;
     ctx.fillStyle = "#111522"; ctx.fillRect(0, 0, w, h);
     const rows = windows.length > 1 && windows[1].start < windows[0].end ? 2 : 1;   // overlapping windows: 2 lanes
@@ -205,9 +216,10 @@ const Draw = (() => {
     const shown = decisions.slice(-maxShown), bw = (w - 8) / maxShown;
     shown.forEach((d, i) => {
       ctx.fillStyle = decisionColour(d.p);
-      const bh = 8 + (h - 20) * d.p;
-      ctx.fillRect(4 + (maxShown - shown.length + i) * bw + 1, h - 4 - bh, bw - 2, bh);
+      ctx.fillRect(4 + (maxShown - shown.length + i) * bw + 1, 4, bw - 2, h - 8);
     });
+    ctx.font = "11px DejaVu Sans, sans-serif"; ctx.fillStyle = "#aab"; ctx.textAlign = "left";
+    if (!shown.length) ctx.fillText("the latest decisions appear here, newest on the right", 10, h / 2 + 4);
   }
 
   return { noteName, spectrogram, pianoRoll, image, timeline, strip };
