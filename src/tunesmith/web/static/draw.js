@@ -59,9 +59,12 @@ const Draw = (() => {
       ctx.beginPath(); ctx.moveTo(x, PAD.t); ctx.lineTo(x, h - PAD.b); ctx.stroke();
     }
     ctx.textAlign = "right";
+    let lastY = Infinity;
     for (let m = Math.ceil(lo); m <= hi; m++) {
       if (((m % 12) + 12) % 12 !== 0 && !(labelled && labelled.has(m))) continue;
       const y = PAD.t + (h - PAD.t - PAD.b) * (1 - (m - lo) / (hi - lo));
+      if (lastY - y < 12) continue;            // labels closer than a line of text would overlap
+      lastY = y;
       ctx.fillText(noteName(m), PAD.l - 5, y + 4);
       ctx.beginPath(); ctx.moveTo(PAD.l, y); ctx.lineTo(w - PAD.r, y); ctx.stroke();
     }
