@@ -2,8 +2,9 @@
 
 One visit does what a user would: upload a demo recording, wait for the notes, check that
 the piano roll and the score are drawn and that hovering a note names it, play the rendered
-notes, continue the melody, convert the take, analyse it window by window, and run the live
-detector on Chromium's fake microphone fed with the same recording (a trumpet: one voice).
+notes, continue the melody, convert the take, analyse it window by window, run the live
+detector on Chromium's fake microphone fed with the same recording (a trumpet: one voice),
+and record from that microphone to transcribe the recording.
 Screenshots go to ``$TUNESMITH_SCREENSHOTS`` (default: pytest's temporary folder).
 
 Skipped with a message when Chromium or Playwright is missing, except under CI (``CI`` set),
@@ -146,4 +147,17 @@ def test_voices_file_and_live(browser_page, shots):
     page.screenshot(path=str(shots / "3-voices.png"), full_page=True)
     page.click("#live-go")
     assert not page.inner_text("#live-error").strip()
+    assert not errors, errors
+
+
+def test_record_from_the_microphone(browser_page):
+    """Record two seconds from the fake microphone (the trumpet take): the recording is transcribed."""
+    page, errors = browser_page
+    page.click("#record")
+    page.wait_for_timeout(2500)
+    page.click("#record")
+    page.wait_for_function("window.tunesmith.result && window.tunesmith.result.name === 'recording'")
+    page.wait_for_selector("#score[data-rendered='1']")
+    notes = page.evaluate("window.tunesmith.result.notes")
+    assert len(notes) >= 2 and all(55 <= n["pitch"] <= 80 for n in notes)   # the song lies in F4-F5
     assert not errors, errors

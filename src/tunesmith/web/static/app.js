@@ -64,15 +64,19 @@ async function transcribe(file) {
   form.append("file", file, file.name || "recording.wav");
   if ($("instrument").value) form.append("instrument", $("instrument").value);
   progress($("progress"), 0.02, "uploading…");
-  let notesShown = false;
+  let notesShown = false, scoreStarted = false;
+  $("score").dataset.rendered = "";
   try {
     const job = await follow(await post("/api/transcribe", form), (j) => {
       progress($("progress"), j.progress, j.stage);
       if (!notesShown && j.result && j.result.notes) { notesShown = true; showNotes(j.result); }
+      if (!scoreStarted && j.files["notes.musicxml"]) {   // the score is written before the notes are rendered
+        scoreStarted = true; drawScore($("score"), j.files["notes.musicxml"]);
+      }
     });
     state.job = job; state.result = job.result;
     if (!notesShown) showNotes(job.result);
-    finishNotes(job);
+    finishNotes(job, scoreStarted);
     progress($("progress"), 1, `done: ${job.result.notes.length} notes in ${job.result.seconds.toFixed(1)} s`);
   } catch (e) {
     showError($("error"), e.message);
@@ -92,20 +96,21 @@ function showNotes(res) {
   document.body.dataset.notesShown = String(res.notes.length);
 }
 
-async function finishNotes(job) {
+async function finishNotes(job, scoreStarted) {
   const files = job.files;
   downloads($("downloads"), files, [["notes.mid", "MIDI"], ["notes.musicxml", "MusicXML"], ["notes.csv", "CSV"],
     ["notes.wav", "rendered WAV"]]);
   $("play-notes").src = files["notes.wav"] || "";
-  bindPlayhead($("play-notes"), state.setPlayhead, job.result.notes.length ? 0 : 0);
+  bindPlayhead($("play-notes"), state.setPlayhead);
   bindPlayhead($("play-original"), state.setPlayhead);
   for (const id of ["compose", "convert"]) $(id).hidden = false;
   $("voices-go").disabled = false;
-  if (files["notes.musicxml"]) await drawScore($("score"), files["notes.musicxml"], job.result.name);
+  if (scoreStarted) return;
+  if (files["notes.musicxml"]) await drawScore($("score"), files["notes.musicxml"]);
   else $("score").innerHTML = '<p class="muted">No notes, so no score.</p>';
 }
 
-async function drawScore(box, url, title) {
+async function drawScore(box, url) {
   try {
     const xml = await (await fetch(url)).text();
     box.replaceChildren();
