@@ -197,3 +197,35 @@ def test_sniffing_recognises_the_demo_formats():
     assert sniff_audio(FLUTE.read_bytes()[:64]) == ".flac"
     assert sniff_audio(PIANO.read_bytes()[:64]) == ".ogg"
     assert sniff_audio(b"<html>") is None
+
+
+def test_serve_starts_prints_its_url_and_stops_on_ctrl_c():
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "tunesmith.cli", "serve", "--port", "0"], env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 60
+        while "serving on" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line
+        with urllib.request.urlopen(url.group(0), timeout=10) as r:     # loopback only
+            assert r.status == 200 and b"tunesmith" in r.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert "stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

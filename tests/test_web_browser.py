@@ -80,6 +80,17 @@ def _lit_pixels(page, selector: str) -> int:
         return n; }""", selector)
 
 
+def test_a_text_file_named_wav_gets_a_one_line_message(browser_page, tmp_path):
+    page, errors = browser_page
+    fake = tmp_path / "notes.wav"
+    fake.write_text("not a recording\n" * 10)
+    page.set_input_files("#file", str(fake))
+    page.wait_for_selector("#error:not([hidden])")
+    assert "not a recording" in page.inner_text("#error")
+    assert page.is_hidden("#notes")
+    assert not errors, errors
+
+
 def test_upload_notes_score_play(browser_page, shots):
     page, errors = browser_page
     page.set_input_files("#file", str(TAKE))
@@ -148,6 +159,17 @@ def test_voices_file_and_live(browser_page, shots):
     page.click("#live-go")
     assert not page.inner_text("#live-error").strip()
     assert not errors, errors
+
+
+def test_api_docs_page_works_offline(browser_page, shots):
+    page, errors = browser_page
+    url = page.url
+    page.goto(url.rstrip("/") + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock")
+    assert "/api/transcribe" in page.inner_text(".swagger-ui")
+    page.screenshot(path=str(shots / "4-docs.png"))
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']")
 
 
 def test_record_from_the_microphone(browser_page):

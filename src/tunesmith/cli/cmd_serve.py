@@ -53,7 +53,10 @@ def run(args) -> int:
                   file=sys.stderr, flush=True)
 
     server.startup = startup
-    server.run()        # uvicorn handles Ctrl-C: finishes open requests, runs the app's shutdown, returns
+    try:
+        server.run()    # uvicorn handles Ctrl-C: finishes open requests and runs the app's shutdown ...
+    except KeyboardInterrupt:
+        pass            # ... then re-raises the signal it caught; by then the server has stopped cleanly
     if not server.started:
         raise TunesmithError(f"could not listen on {args.host}:{args.port} (port in use?)")
     print("tunesmith: stopped", file=sys.stderr)

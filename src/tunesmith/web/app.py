@@ -71,7 +71,7 @@ def create_app(*, workers: int = 2, preload: bool = True, max_upload_bytes: int 
         yield
         runner.shutdown()
 
-    app = FastAPI(title="tunesmith", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="tunesmith", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Recordings into notes, scores, continuations, conversions and voice counts. "
                               "POST a recording as multipart form data; poll the job URL or add ?wait=S.")
     app.state.runner, app.state.models = runner, models
@@ -118,6 +118,16 @@ def create_app(*, workers: int = 2, preload: bool = True, max_upload_bytes: int 
                         headers={"Content-Encoding": "gzip", "Cache-Control": "max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        """Swagger UI from the vendored copy (FastAPI's default page loads it from a CDN)."""
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="tunesmith API",
+                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
 
     # ------------------------------------------------------------------ API
     @app.get("/api/health", summary="Is the server up; which models are loaded; jobs by state")
