@@ -103,8 +103,12 @@ def test_text_named_wav_is_refused_and_server_keeps_serving(client):
 
 def test_upload_size_is_bounded(client):
     big = b"RIFF" + b"\0\0\0\0" + b"WAVE" + b"\0" * (3 * 1024 * 1024)
-    r = _post(client, "convert", name="big.wav", content=big)
+    r = _post(client, "convert", name="big.wav", content=big)      # refused from its Content-Length
     assert r.status_code == 413 and "limit" in r.json()["detail"]
+    just_over = b"RIFF" + b"\0\0\0\0" + b"WAVE" + b"\0" * (2 * 1024 * 1024 + 1)
+    r = _post(client, "convert", name="over.wav", content=just_over)   # within the slack: counted while saved
+    assert r.status_code == 413 and "over" in r.json()["detail"]
+    assert client.get("/api/health").json()["temp_folders"] == 0
 
 
 def test_bad_settings_are_one_line_422(client):
@@ -114,6 +118,8 @@ def test_bad_settings_are_one_line_422(client):
     assert r.status_code == 422 and "key" in r.json()["detail"]
     r = client.post("/api/generate", data={"pitch_range": "G5-C4"})
     assert r.status_code == 422
+    r = _post(client, "transcribe", TRUMPET, data={"min_note_ms": "-5"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("min_note_ms:")
 
 
 def test_no_request_path_reaches_the_file_system(client):

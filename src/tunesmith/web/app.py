@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -35,6 +36,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 ORT_WASM = "ort-wasm-simd-threaded.wasm"
 MAX_WAIT_S = 120.0
 WAIT_POLL_S = 0.02
+MULTIPART_SLACK_BYTES = 64 * 1024   # form fields and multipart boundaries around the file
 LIVE_DECIDE_EVERY_S = 1.0     # the page's live detector decides once per second of new audio
 
 
@@ -46,6 +48,42 @@ def _job_response(snapshot: dict, *, status_code: int = 202) -> JSONResponse:
 @lru_cache(maxsize=1)
 def _ort_wasm() -> bytes:
     return (STATIC / "vendor" / "onnxruntime-web" / f"{ORT_WASM}.gz").read_bytes()
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a POST whose declared body is too large (413) or undeclared (411) before reading it.
+
+    Starlette spools a whole multipart body to disk before a route sees it, so the
+    upload limit must act here, on ``Content-Length``, or a client could fill the disk.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, int(max_bytes)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length")
+            status, detail = None, None
+            if length is None:
+                status, detail = 411, "uploads need a Content-Length header"
+            elif not length.isdigit() or int(length) > self.max_bytes:
+                status = 413
+                detail = f"upload larger than the {self.max_bytes // (1024 * 1024)} MiB limit"
+            if status is not None:
+                response = JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _one_line(exc: RequestValidationError) -> str:
+    """FastAPI's list of validation errors as one line: ``field: message; field: message``."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query"))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
 
 
 def create_app(*, workers: int = 2, preload: bool = True, max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -75,6 +113,12 @@ def create_app(*, workers: int = 2, preload: bool = True, max_upload_bytes: int 
                   description="Recordings into notes, scores, continuations, conversions and voice counts. "
                               "POST a recording as multipart form data; poll the job URL or add ?wait=S.")
     app.state.runner, app.state.models = runner, models
+
+    app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + MULTIPART_SLACK_BYTES)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": _one_line(exc)}, status_code=422)
 
     @app.exception_handler(UploadError)
     async def _upload_error(request: Request, exc: UploadError):
