@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_name  # noqa: E402
+from _common import cpu_name
 
 SONG = ROOT / "data" / "songs" / "kinder0-007-schlaf-du-liebe-kleine-trumpet.wav"
 TAKE_S = 30.0
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         "# Web app benchmark (`tunesmith serve`)",
         "",
         f"Command: `python benchmarks/web.py --reps {args.reps} --concurrent {args.concurrent}`; "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores ({cpu_name()}), "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores ({cpu_name()}), "
         f"shared; load average {' '.join(load_before)} before, {' '.join(load_after)} after. Server: 2 worker "
         "threads, 1 torch thread each, models preloaded; Debian Chromium headless via Playwright; all traffic on 127.0.0.1.",
         "",

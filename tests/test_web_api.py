@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from tunesmith.web.uploads import display_name, sniff_audio  # noqa: E402
+from tunesmith.web.uploads import display_name, sniff_audio
 
 ROOT = Path(__file__).resolve().parents[1]
 SONGS = ROOT / "data" / "songs"

@@ -162,7 +162,7 @@ def test_voices_file_and_live(browser_page, shots):
 
 
 def test_api_docs_page_works_offline(browser_page, shots):
-    page, errors = browser_page
+    page, _ = browser_page
     url = page.url
     page.goto(url.rstrip("/") + "/docs")
     page.wait_for_selector(".swagger-ui .opblock")

@@ -378,7 +378,7 @@ def _logmel_db(samples: np.ndarray, sr: int) -> np.ndarray:
 def run_convert(path: Path, ctx) -> dict:
     """The transform model on an upload: converted WAV plus before/after log-mel spectrograms."""
     from tunesmith.audio import Audio, check_not_silent, load, save
-    from tunesmith.transform.convert import convert   # the package attribute is the submodule (issue #13)
+    from tunesmith.transform.convert import convert  # the package attribute is the submodule (issue #13)
 
     ctx.progress(0.05, "loading")
     conv = ctx.models.converter()

@@ -52,9 +52,9 @@ def sniff_notes(head: bytes) -> str | None:
     if head[:4] == b"MThd":
         return ".mid"
     text = head[:4096].decode("utf-8", errors="ignore").lstrip("\ufeff \t\r\n")
-    if text.startswith("<?xml") or text.startswith("<score-partwise") or text.startswith("<!DOCTYPE score"):
-        if "score-partwise" in text or "score-timewise" in text:
-            return ".musicxml"
+    if text.startswith(("<?xml", "<score-partwise", "<!DOCTYPE score")) and (
+            "score-partwise" in text or "score-timewise" in text):
+        return ".musicxml"
     if re.match(r"(%[^\n]*\n\s*)*X:\s*\d+", text):
         return ".abc"
     return None
