@@ -235,3 +235,61 @@ def test_serve_starts_prints_its_url_and_stops_on_ctrl_c():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_models_are_loaded_once_even_when_asked_at_once():
+    import threading
+
+    from tunesmith.web.service import Models
+
+    calls = []
+    models = Models()
+
+    def loader():
+        calls.append(1)
+        threading.Event().wait(0.05)
+        return object()
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(models._get("m", loader))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len({id(g) for g in got}) == 1
+
+
+def test_jobs_run_side_by_side_clean_up_and_refuse_when_full(tmp_path):
+    import threading
+
+    from tunesmith.errors import TunesmithError
+    from tunesmith.web.jobs import Busy, JobRunner
+
+    runner = JobRunner(models=None, workers=2, max_queued=3)
+    both = threading.Barrier(3, timeout=10)      # the two jobs and this test: passes only if both jobs run at once
+
+    def together(ctx):
+        (ctx.workdir / "upload.wav").write_bytes(b"x")
+        ctx.progress(0.5, "waiting for the other")
+        both.wait()
+        return {"ok": True}
+
+    def fails(ctx):
+        raise TunesmithError("bad take")
+
+    try:
+        a = runner.submit("t", together, runner.new_workdir())
+        b = runner.submit("t", together, runner.new_workdir())
+        c = runner.submit("t", fails, runner.new_workdir())
+        with pytest.raises(Busy):
+            runner.submit("t", fails, runner.new_workdir())   # three are already queued or running
+        both.wait()
+        for job in (a, b, c):
+            job.future.result(timeout=20)
+        assert runner.snapshot(a.id)["status"] == runner.snapshot(b.id)["status"] == "done"
+        snap = runner.snapshot(c.id)
+        assert snap["status"] == "error" and snap["error"] == "bad take"
+        assert runner.stats()["temp_folders"] == 0             # every job's folder removed, failed one too
+        assert len(a.id) >= 20 and a.id != b.id                 # server-made random tokens
+    finally:
+        runner.shutdown()
