@@ -39,8 +39,25 @@ def _missing(what: str):
     pytest.skip(f"{what} is missing (bash scripts/setup.sh installs it)")
 
 
+def _launch(pw, exe: str, fake_microphone: Path):
+    return pw.chromium.launch(executable_path=exe, headless=True, args=[
+        "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={fake_microphone}", "--autoplay-policy=no-user-gesture-required"])
+
+
+def _open(browser, url: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    return page, errors
+
+
 @pytest.fixture(scope="module")
-def browser_page(tmp_path_factory):
+def served():
+    """(url, playwright, chromium path): one server and one Playwright for the module."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -52,17 +69,15 @@ def browser_page(tmp_path_factory):
     from tunesmith.web.server import BackgroundServer
 
     with BackgroundServer(create_app(workers=2)) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, headless=True, args=[
-            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={TAKE}", "--autoplay-policy=no-user-gesture-required"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(url + "/")
-        page.wait_for_selector("body[data-ready='1']")
-        yield page, errors
-        browser.close()
+        yield url, pw, exe
+
+
+@pytest.fixture(scope="module")
+def browser_page(served):
+    url, pw, exe = served
+    browser = _launch(pw, exe, TAKE)
+    yield _open(browser, url)
+    browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +198,27 @@ def test_record_from_the_microphone(browser_page):
     notes = page.evaluate("window.tunesmith.result.notes")
     assert len(notes) >= 2 and all(55 <= n["pitch"] <= 80 for n in notes)   # the song lies in F4-F5
     assert not errors, errors
+
+
+def test_live_detector_hears_two_instruments_as_several(served, tmp_path):
+    """A second browser whose fake microphone plays the trumpet and the violin songs at once."""
+    import numpy as np
+
+    from tunesmith.audio import Audio, load, save
+
+    a = load(TAKE, sr=16000).samples
+    b = load(TAKE.with_name("kinder0-003-schloap-kingeken-schloap-violin.flac"), sr=16000).samples
+    n = min(len(a), len(b))
+    mix = save(Audio(0.45 * (a[:n] / np.abs(a).max() + b[:n] / np.abs(b).max()), 16000), tmp_path / "duet.wav")
+    url, pw, exe = served
+    browser = _launch(pw, exe, mix)
+    try:
+        page, errors = _open(browser, url)
+        page.click("#live-go")
+        page.wait_for_function("+(document.getElementById('live').dataset.decisions || 0) >= 4",
+                               timeout=TIMEOUT_MS)
+        p = page.evaluate("window.liveDecisions().map((d) => d.p)")
+        assert sum(x >= 0.5 for x in p) > len(p) / 2, p    # most decisions: several
+        assert not errors, errors
+    finally:
+        browser.close()

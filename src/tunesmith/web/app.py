@@ -182,12 +182,15 @@ def create_app(*, workers: int = 2, preload: bool = True, max_upload_bytes: int 
     async def info():
         from tunesmith.transcribe import INSTRUMENT_RANGES
 
-        voices = await asyncio.get_running_loop().run_in_executor(None, models.voices)
+        try:
+            voices = await asyncio.get_running_loop().run_in_executor(None, models.voices)
+            live = {"model": "/api/models/voices.onnx", "sample_rate": int(voices.sr),
+                    "window_samples": int(round(voices.window_s * voices.sr)),
+                    "classes": list(voices.classes), "decide_every_s": LIVE_DECIDE_EVERY_S}
+        except TunesmithError as exc:       # the page still works; only the live detector says why it cannot
+            live = {"error": str(exc)}
         return {"instruments": sorted(INSTRUMENT_RANGES), "max_upload_bytes": max_upload_bytes,
-                "max_generate_notes": service.MAX_GENERATE_NOTES,
-                "voices": {"model": "/api/models/voices.onnx", "sample_rate": int(voices.sr),
-                           "window_samples": int(round(voices.window_s * voices.sr)),
-                           "classes": list(voices.classes), "decide_every_s": LIVE_DECIDE_EVERY_S}}
+                "max_generate_notes": service.MAX_GENERATE_NOTES, "voices": live}
 
     @app.post("/api/transcribe", summary="Transcribe a recording of one instrument or voice into notes",
               description="Multipart: `file` (WAV, FLAC, OGG, MP3 or AIFF) and optional settings. The job's "

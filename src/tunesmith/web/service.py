@@ -119,7 +119,7 @@ class Models:
         with self._lock:
             return sorted(self._cache)
 
-    def preload(self, names=("transcriber", "composer", "converter", "voices")) -> threading.Thread:
+    def preload(self, names=("voices", "transcriber", "composer", "converter", "voices_onnx")) -> threading.Thread:
         def work():
             for n in names:
                 try:

@@ -234,11 +234,13 @@ $("voices-go").onclick = async () => {
 // The live detector: the ONNX graph takes raw audio (its STFT is inside, as DFT convolutions), so the page
 // only keeps the latest window of samples at the model's rate and runs it once per second of new audio.
 const live = { running: false, decisions: [] };
+window.liveDecisions = () => live.decisions.slice();   // for tests: {p, latency} per decision
 $("live-go").onclick = async () => {
   if (live.running) { stopLive(); return; }
   showError($("live-error"), "");
   try {
     const meta = state.info.voices;
+    if (meta.error) throw new Error(meta.error);
     if (!live.session) {
       ort.env.wasm.wasmPaths = "/static/vendor/onnxruntime-web/";
       ort.env.wasm.numThreads = 1;
