@@ -100,14 +100,16 @@ def create_app(*, workers: int = 2, preload: bool = True, max_upload_bytes: int 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if torch_threads:
-            import torch
+        import torch
 
+        threads_before = torch.get_num_threads()
+        if torch_threads:
             torch.set_num_threads(int(torch_threads))
         if preload:
             models.preload()
         yield
         runner.shutdown()
+        torch.set_num_threads(threads_before)     # the process's own setting again (tests, notebooks)
 
     app = FastAPI(title="tunesmith", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Recordings into notes, scores, continuations, conversions and voice counts. "
