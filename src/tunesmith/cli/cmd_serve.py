@@ -34,6 +34,9 @@ def run(args) -> int:
     except ImportError as exc:
         raise TunesmithError(f"the web app needs its extra: pip install 'tunesmith[web]' ({exc.name} is missing)") \
             from None
+    if not (args.host.startswith("127.") or args.host in ("localhost", "::1")):
+        print(f"tunesmith: warning: listening on {args.host}: other machines can reach this server and use its "
+              "models (there is no login)", file=sys.stderr)
     import logging
 
     logging.basicConfig(level=logging.INFO, format="tunesmith: %(message)s")
