@@ -41,7 +41,8 @@ def _missing(what: str):
 
 def _launch(pw, exe: str, fake_microphone: Path):
     return pw.chromium.launch(executable_path=exe, headless=True, args=[
-        "--no-sandbox", "--disable-dev-shm-usage", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        "--no-sandbox", "--disable-dev-shm-usage",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={fake_microphone}", "--autoplay-policy=no-user-gesture-required"])
 
 
