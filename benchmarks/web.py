@@ -163,7 +163,8 @@ def main(argv=None) -> int:
         f"Command: `python benchmarks/web.py --reps {args.reps} --concurrent {args.concurrent}`; "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores ({cpu_name()}), "
         f"shared; load average {' '.join(load_before)} before, {' '.join(load_after)} after. Server: 2 worker "
-        "threads, 1 torch thread each, models preloaded; Debian Chromium headless via Playwright; all traffic on 127.0.0.1.",
+        "threads, 1 torch thread each, models preloaded; Debian Chromium headless via Playwright; "
+        "all traffic on 127.0.0.1.",
         "",
         f"## Upload to notes on screen, {TAKE_S:.0f}-s take ({times[0][2]} notes), median of {len(times)} page loads",
         "",
