@@ -35,3 +35,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".[test,export]" </dev/null
   echo "$want" > "$stamp"
 fi
+
+# 3. The web app (`tunesmith serve`) and its browser test: Debian's Chromium (Playwright drives it; browsers
+#    are never downloaded by Playwright), fonts for the page, and the Python side of the web extra.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (for the web app's browser test) with apt-get" >&2
+    $SUDO apt-get update -qq </dev/null >/dev/null || true
+    $SUDO apt-get install -y -qq chromium fonts-dejavu-core </dev/null >/dev/null \
+      || { echo "setup: could not install chromium; the browser test needs it (apt-get install chromium)" >&2; exit 1; }
+  else
+    echo "setup: no apt-get; install Chromium yourself for the browser test" >&2; exit 1
+  fi
+fi
+if ! .venv/bin/python -c "import fastapi, uvicorn, multipart, httpx, playwright" >/dev/null 2>&1; then
+  echo "setup: installing the web extra (fastapi, uvicorn, python-multipart, httpx, playwright)" >&2
+  .venv/bin/python -m pip install -q -e ".[web]" </dev/null
+fi
