@@ -46,7 +46,6 @@ sections 2 and 3 to ``benchmarks/results/classify.md``.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time

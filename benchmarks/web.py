@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_name
+from _common import cpu_name  # noqa: E402  (benchmarks/ on sys.path first)
 
 SONG = ROOT / "data" / "songs" / "kinder0-007-schlaf-du-liebe-kleine-trumpet.wav"
 TAKE_S = 30.0

@@ -42,7 +42,7 @@ class SungAnalysis:
     """
 
     def __init__(self, midi_range: tuple[float, float] | None = None, threads: int | None = None):
-        from swift_f0 import SwiftF0
+        from swift_f0 import SwiftF0  # noqa: F401  (fails early, with its own message, when swift-f0 is missing)
 
         from tunesmith.transcribe.pitch import HOP_LENGTH, SR
 
