@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import AudioError
+from tunesmith.errors import AudioError, TunesmithError  # noqa: F401  (used by the voices branch's code, merged in main)
 
 __all__ = ["VOICE_CLASSES", "default_checkpoint", "load_voices_model", "detect_voices", "GMMBaseline",
            "StreamDecision", "stream_voices", "pcm_blocks"]
