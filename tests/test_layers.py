@@ -14,7 +14,6 @@ import ast
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -214,8 +213,6 @@ def test_tests_never_import_scripts():
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="known: benchmarks/classify.py imports union_folder from scripts/ "
-                                       "(the good-vs-bad branch removes it; then drop this mark)")
 def test_benchmarks_never_import_scripts():
     bad = scripts_imports(source_files("benchmarks"))
     assert not bad, "\n".join(bad)

@@ -100,7 +100,7 @@ def _key_uses_flats(key: str | None) -> bool:
     """Whether ``key``'s signature has flats: the tonic's own accidental decides ('Gb major' flats,
     'F# major' sharps); natural tonics follow the circle of fifths (F major, D minor: flats)."""
     parsed = parse_key(key)
-    if not parsed:
+    if not parsed or key is None:
         return False
     tonic = key.split()[0] if " " in key else key
     if "#" in tonic[1:]:
@@ -161,6 +161,13 @@ class Note:
     @property
     def name(self) -> str:
         return note_name(self.pitch)
+
+    @property
+    def beats(self) -> tuple[float, float]:
+        """``(onset_beats, duration_beats)``; :class:`QuantizationError` when the note is not on a grid."""
+        if self.onset_beats is None or self.duration_beats is None:
+            raise QuantizationError("note is not quantised (see tunesmith.notes.quantize)")
+        return self.onset_beats, self.duration_beats
 
     @property
     def hz(self) -> float:
@@ -411,7 +418,8 @@ def note_sequence_to_midi(seq: NoteSequence, path: str | Path, *, program: int |
     events = []
     for n in seq.notes:
         if quant:
-            on, off = n.onset_beats * ticks_per_beat, (n.onset_beats + n.duration_beats) * ticks_per_beat
+            b_on, b_dur = n.beats
+            on, off = b_on * ticks_per_beat, (b_on + b_dur) * ticks_per_beat
         else:
             on, off = n.onset * tempo / 60 * ticks_per_beat, n.offset * tempo / 60 * ticks_per_beat
         on, off = int(round(on)), int(round(off))
@@ -587,7 +595,7 @@ def _piece_name(stem: str, index: int, title: str, n_pieces: int) -> str:
     return f"{stem}#{index} {title}".rstrip()
 
 
-def _abc_tune_to_sequence(job: tuple[str, str, object]) -> tuple[NoteSequence | None, float, str | None]:
+def _abc_tune_to_sequence(job: tuple[str, str, int | str | None]) -> tuple[NoteSequence | None, float, str | None]:
     """Worker: (tune text, piece name, part) -> (sequence, pickup beats, None) or (None, 0, reason)."""
     import music21
 
@@ -791,10 +799,9 @@ def _join_ties(elements, spb: float) -> list[Note]:
             k = len(notes) - 1
             open_ties = {p: i for p, i in open_ties.items() if i != k}
             midi = int(notes[k].pitch)
-        if k is not None and tie in ("continue", "stop") and abs(notes[k].onset_beats + notes[k].duration_beats
-                                                                   - on) < 1e-6:
+        if k is not None and tie in ("continue", "stop") and abs(sum(notes[k].beats) - on) < 1e-6:
             prev = notes[k]
-            notes[k] = replace(prev, offset=(on + dur) * spb, duration_beats=prev.duration_beats + dur)
+            notes[k] = replace(prev, offset=(on + dur) * spb, duration_beats=prev.beats[1] + dur)
         else:
             vel = el.volume.velocity if el.volume.velocity is not None else 80
             notes.append(Note(float(midi), on * spb, (on + dur) * spb, int(vel), on, dur))
@@ -826,11 +833,11 @@ def note_sequence_to_music21(seq: NoteSequence, *, grid: float = 0.25, title: st
         part.insert(0, music21.key.Key(tonic, parsed[1]))
     groups: dict[float, list[Note]] = {}
     for n in seq.notes:
-        groups.setdefault(round(n.onset_beats, 6), []).append(n)
+        groups.setdefault(round(n.beats[0], 6), []).append(n)
     onsets = sorted(groups)
     for i, on in enumerate(onsets):
         ns = groups[on]
-        dur = max(n.duration_beats for n in ns)
+        dur = max(n.beats[1] for n in ns)
         if i + 1 < len(onsets):
             dur = min(dur, onsets[i + 1] - on)
         names = [note_name(n.pitch, seq.key).replace("b", "-") for n in ns]  # music21 writes flats as '-'
@@ -1007,7 +1014,8 @@ def iter_events(seq: NoteSequence) -> Iterable[tuple[str, float, float]]:
         raise QuantizationError("iter_events needs a quantised sequence (see tunesmith.notes.quantize)")
     t = None
     for n in seq.melody().notes:
-        if t is not None and n.onset_beats > t + 1e-6:
-            yield ("rest", 0.0, n.onset_beats - t)
-        yield ("note", n.pitch, n.duration_beats)
-        t = n.onset_beats + n.duration_beats
+        on, dur = n.beats
+        if t is not None and on > t + 1e-6:
+            yield ("rest", 0.0, on - t)
+        yield ("note", n.pitch, dur)
+        t = on + dur
