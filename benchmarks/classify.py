@@ -11,7 +11,7 @@ No extra packages are needed (scikit-learn's GaussianMixture is the baseline).
 
 1. **Voices** -- windows (2 s, hop 1 s) of held-out *instruments and voices*
    (``bench_data/voices/test``: GM programs and espeak-ng speakers never used in
-   training). The CNN is the shipped ``checkpoints/voices.pt`` (trained on
+   training). The CNN is the shipped ``src/tunesmith/models/voices.pt`` (trained on
    ``bench_data/voices/train``, ``bench_data/voices_dev`` and the real-talker mixtures
    ``bench_data/voices_speech/train``, never the test instruments or talkers;
    ``--retrain`` trains it again in this run with ``configs/voices.yaml``); the
@@ -76,12 +76,12 @@ def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0) -> t
 
     train_dirs = [data / "train"] + [d for d in (data.parent / "voices_dev", data.parent / "voices_speech" / "train")
                                      if d.is_dir() and not quick]
-    if retrain or not (ROOT / "checkpoints" / "voices.pt").exists():
+    if retrain or not (ROOT / "src" / "tunesmith" / "models" / "voices.pt").exists():
         out = Path(tempfile.mkdtemp(prefix="voices-bench-"))
         ckpt = train_classifier(train_dirs, out, config=ROOT / "configs" / "voices.yaml",  # union of the folders
                                 max_epochs=4 if quick else None, resume=False)
     else:
-        ckpt = ROOT / "checkpoints" / "voices.pt"
+        ckpt = ROOT / "src" / "tunesmith" / "models" / "voices.pt"
     model = load_classifier(ckpt, expected_classes=VOICE_CLASSES)
     step = 4 if quick else 1
 
@@ -454,7 +454,7 @@ def main(argv=None) -> int:
              f"Machine: 2-core shared CPU VM ({cpu_name()}), torch "
              f"{torch.__version__}, {torch.get_num_threads()} threads; other jobs were running, so timings are noisy.\n"]
     t_start = time.perf_counter()
-    voices_ckpt = ROOT / "checkpoints" / "voices.pt"
+    voices_ckpt = ROOT / "src" / "tunesmith" / "models" / "voices.pt"
     if "voices" not in skip:
         table, info = voices_benchmark(data / "voices", args.quick, args.retrain)
         voices_ckpt = Path(info["checkpoint"])

@@ -33,15 +33,15 @@ def without_quality():
     from tunesmith.classify import compare, model, quality
 
     nq = len(quality.QualityDescriptors.names)
-    saved = model.LogMelStats.forward, compare._with_quality, compare.augment_rows
+    saved = model.LogMelStats.forward, compare.with_quality, compare.augment_rows
     forward, augment_rows = saved[0], saved[2]
     model.LogMelStats.forward = lambda self, x: forward(self, x)[:, :-nq]
-    compare._with_quality = lambda desc, q: desc
+    compare.with_quality = lambda desc, q: desc
     compare.augment_rows = lambda rep, n: augment_rows(rep, n + nq) if rep == "logmel+stats" else augment_rows(rep, n)
     try:
         yield
     finally:
-        model.LogMelStats.forward, compare._with_quality, compare.augment_rows = saved
+        model.LogMelStats.forward, compare.with_quality, compare.augment_rows = saved
 
 
 def main(argv=None) -> int:

@@ -101,7 +101,7 @@ SUNG_FILES: list = []      # files on which tunesmith took the sung path (report
 
 
 def make_tunesmith():
-    from tunesmith.transcribe import _analyse_file
+    from tunesmith.transcribe import analyse_file as _analyse_file
     from tunesmith.transcribe.pitch import load_model
 
     load_model()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train the shipped one-voice-or-several detector, ``checkpoints/voices.pt``.
+"""Train the shipped one-voice-or-several detector, ``src/tunesmith/models/voices.pt``.
 
     python scripts/make_classify_data.py --only voices      # bench_data/voices/{train,test}, bench_data/voices_dev
     python scripts/make_classify_data.py --only speech      # bench_data/voices_speech/{train,val} (real talkers)
@@ -14,7 +14,7 @@ on the validation talkers (``bench_data/voices_speech/val``: best balanced accur
 :func:`~tunesmith.classify.voices.calibrate_threshold`) and folded into the network's last
 bias (:func:`~tunesmith.classify.voices.fold_threshold`), so every consumer decides with
 it. Validation figures of the new and of the current shipped checkpoint are printed, and
-the new one is copied to ``checkpoints/voices.pt`` only with ``--install``.
+the new one is copied to ``src/tunesmith/models/voices.pt`` only with ``--install``.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "voices.yaml")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    ap.add_argument("--install", action="store_true", help="copy the result to checkpoints/voices.pt")
+    ap.add_argument("--install", action="store_true", help="copy the result to src/tunesmith/models/voices.pt")
     ap.add_argument("--no-train", action="store_true", help="only calibrate and compare the run's classifier.pt")
     args = ap.parse_args(argv)
     import torch
@@ -106,10 +106,10 @@ def main(argv=None) -> int:
              "calibrated_on": f"{args.val.relative_to(ROOT) if args.val.is_relative_to(ROOT) else args.val} "
                               f"(balanced accuracy {bacc:.3f})"}
     calibrated = save_classifier(model, args.out_dir / "voices-calibrated.pt", extra=extra)
-    shipped = ROOT / "checkpoints" / "voices.pt"
+    shipped = ROOT / "src" / "tunesmith" / "models" / "voices.pt"
     if shipped.exists():
         old = load_classifier(shipped, expected_classes=VOICE_CLASSES)
-        report["current checkpoints/voices.pt"] = summary(*validation_scores(old, args.val))
+        report["current src/tunesmith/models/voices.pt"] = summary(*validation_scores(old, args.val))
     text = json.dumps(report, indent=1)
     (args.out_dir / "validation.json").write_text(text + "\n")
     print(text)

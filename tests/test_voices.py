@@ -12,7 +12,7 @@ from tunesmith.classify import mixing
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
 SONGS = ROOT / "data" / "songs"
-SHIPPED = ROOT / "checkpoints" / "voices.pt"
+SHIPPED = ROOT / "src" / "tunesmith" / "models" / "voices.pt"
 SR = mixing.SR
 
 

@@ -543,7 +543,7 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
                 cw = class_weights(np.bincount(y[tr], minlength=n_classes), n_classes)
                 fit_seed = seed * 1000 + k
                 if rep in ("descriptors+lr", "descriptors+gmm"):
-                    d = _with_quality(features_of("descriptors"), features_of("quality")).numpy()
+                    d = with_quality(features_of("descriptors"), features_of("quality")).numpy()
                     if rep == "descriptors+lr":
                         probs = _descriptors_lr(d[tr], y[tr], d[te], fit_seed)
                     else:
@@ -601,7 +601,7 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
     return result
 
 
-def _with_quality(desc, quality):
+def with_quality(desc, quality):
     """Frame descriptors ``(n, 5, t)`` followed by the quality descriptors ``(n, 20, t)`` on the same frames."""
     import torch
 

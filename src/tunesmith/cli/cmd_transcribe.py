@@ -144,7 +144,9 @@ def register_train(train_sub) -> None:
                     "training_curves.png.")
     t.add_argument("--data", default=None, metavar="DIR", help="recordings + reference notes (default: synthetic)")
     t.add_argument("--config", default=None, metavar="YAML", help="settings (default: configs/transcriber.yaml)")
-    t.add_argument("-o", "--out-dir", default="runs/transcriber", metavar="OUT_DIR", help="run folder")
+    from tunesmith.cli.common import add_output
+
+    add_output(t, default="runs/transcriber", help="run folder")
     t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt with its history (a larger --max-steps extends the run)")
     t.add_argument("--max-steps", type=int, default=None, help="shortcut for trainer.max_steps=N")
     t.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint (trainer.init)")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.errors import CheckpointError, TunesmithError
+from tunesmith.errors import TunesmithError
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,12 @@ GENERATE_MIDI_RANGE = (21, 108)
 
 # ----------------------------------------------------------------------------- models, loaded once
 def _find_checkpoint(name: str, env: str) -> Path:
-    """A shipped checkpoint: ``$env`` or ``checkpoints/<name>`` above this package (source tree)."""
+    """A shipped checkpoint: ``$env`` (old spelling), else :func:`tunesmith.models.path` (package data)."""
+    from tunesmith import models
+
     if os.environ.get(env):
         return Path(os.environ[env])
-    for root in Path(__file__).resolve().parents:
-        cand = root / "checkpoints" / name
-        if cand.is_file():
-            return cand
-    raise CheckpointError(f"no default checkpoint checkpoints/{name} found; set {env}")
+    return models.path(next(k for k, v in models.MODELS.items() if v == name))
 
 
 class Models:
@@ -93,7 +91,7 @@ class Models:
         return self._get("composer", lambda: load_composer(_find_checkpoint(COMPOSER_NAME, COMPOSER_ENV)))
 
     def converter(self):
-        from tunesmith.transform.convert import Converter
+        from tunesmith.transform.conversion import Converter
 
         return self._get("converter", Converter)
 
@@ -378,7 +376,7 @@ def _logmel_db(samples: np.ndarray, sr: int) -> np.ndarray:
 def run_convert(path: Path, ctx) -> dict:
     """The transform model on an upload: converted WAV plus before/after log-mel spectrograms."""
     from tunesmith.audio import Audio, check_not_silent, load, save
-    from tunesmith.transform.convert import convert  # the package attribute is the submodule (issue #13)
+    from tunesmith.transform import convert
 
     ctx.progress(0.05, "loading")
     conv = ctx.models.converter()
