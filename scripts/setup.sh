@@ -14,7 +14,7 @@ if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f /usr/share/sounds/sf2/Fluid
     echo "setup: installing fluidsynth, fluid-soundfont-gm and timgm6mb-soundfont with apt-get" >&2
     $SUDO apt-get update -qq </dev/null >/dev/null || true
     $SUDO apt-get install -y -qq fluidsynth fluid-soundfont-gm timgm6mb-soundfont </dev/null >/dev/null \
-      || echo "setup: could not install fluidsynth; tunesmith will render with its built-in synthesiser" >&2
+      || { echo "setup: apt-get could not install fluidsynth fluid-soundfont-gm timgm6mb-soundfont (the render tests and the demo need them)" >&2; exit 1; }
   else
     echo "setup: no apt-get; install FluidSynth and a GM soundfont yourself for realistic rendering" >&2
   fi
