@@ -77,9 +77,13 @@ def main(argv=None) -> int:
             for rep in res.scores:
                 if variant == "without" and rep == "logmel":
                     continue  # logmel has no quality rows: the same fit twice
-                bacc.setdefault((variant, rep), []).append(res.summary(rep)["balanced_accuracy"][0])
+                if rep not in ("logmel+stats", "descriptors+lr"):
+                    variant_name = "no quality rows (none to take out)"
+                else:
+                    variant_name = variant
+                bacc.setdefault((variant_name, rep), []).append(res.summary(rep)["balanced_accuracy"][0])
                 for k, (r, n) in res.recall_by(rep, tags).items():
-                    recall.setdefault((variant, rep), {}).setdefault(k, []).append((r, n))
+                    recall.setdefault((variant_name, rep), {}).setdefault(k, []).append((r, n))
             print(f"{d.name} {variant} done ({(time.perf_counter() - t0) / 60:.1f} min)", file=sys.stderr)
     wall = (time.perf_counter() - t0) / 60
     names = [d.name for d in sets]
