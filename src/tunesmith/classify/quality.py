@@ -28,7 +28,7 @@ Reverberation
     ``fall_fast_db``: the ``FALL_Q`` quantile of ``d[b, t]`` over cells whose previous frame stood at least
     ``ACTIVE_ABOVE_FLOOR_DB`` above the band's floor: how fast energy can fall. In a dry room speech and
     plucked notes drop 20-40 dB in one 32-ms hop; a reverberant tail with RT60 ``T`` decays by at most
-    about ``60 hop / T`` dB per hop.
+    about ``60 hop / (sr T)`` dB per hop (2 dB at 16 kHz, hop 512, T = 1 s).
     ``rise_fast_db``: the matching ``1 - FALL_Q`` quantile of rises (onsets stay fast under reverberation;
     noise slows both).
 Noise
