@@ -148,7 +148,9 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
     manifest = data / "degradations.csv"
     if manifest.exists():  # stem,program,degradations (make_classify_data.py)
         tags = {}
-        for row in csv.DictReader(open(manifest)):
+        with open(manifest, newline="") as fh:
+            manifest_rows = list(csv.DictReader(fh))
+        for row in manifest_rows:
             tags[f"bad/{row['stem']}.wav"] = row["degradations"]
             tags[f"good/{row['stem']}.wav"] = "none"
         text += "\nOut-of-fold recall per degradation (a bad copy's combination of degradations):\n\n" + \
@@ -175,7 +177,8 @@ def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str,
     load1 = os.getloadavg()
     best = res.best()
     bacc = res.summary(best)["balanced_accuracy"][0]
-    rows = list(csv.DictReader(open(data / "degradations.csv")))
+    with open(data / "degradations.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     tags = {r["file"]: r["degradation"] for r in rows}
     held = set((data / "HELD_OUT_KINDS.txt").read_text().split()) if (data / "HELD_OUT_KINDS.txt").exists() else set()
     sources = sorted({r["source"] for r in rows})

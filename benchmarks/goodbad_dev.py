@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _common import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "classify_goodbad_dev.md"
@@ -66,7 +66,8 @@ def main(argv=None) -> int:
     recall = {}   # (variant, rep) -> {degradation: [hits]}
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     for d in sets:
-        rows = list(csv.DictReader(open(d / "degradations.csv")))
+        with open(d / "degradations.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
         tags = {r["file"]: r["degradation"] for r in rows}
         for variant in ("with quality rows", "without"):
             ctx = contextlib.nullcontext() if variant == "with quality rows" else without_quality()

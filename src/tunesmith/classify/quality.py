@@ -60,8 +60,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = ["QualityDescriptors"]
 
@@ -197,7 +197,7 @@ class QualityDescriptors(nn.Module):
     def _bandwidth(self, P, active):
         w = active.float()[:, None]
         A = _db((P * w).sum(2) / w.sum(2).clamp_min(1.0))                           # (b, bins)
-        span = max(1, int(round(EDGE_SPAN_HZ / (self.sr / self.n_fft))))
+        span = max(1, round(EDGE_SPAN_HZ / (self.sr / self.n_fft)))
         smooth = F.avg_pool1d(A[:, None], 5, 1, 2, count_include_pad=False)[:, 0]
         sel = (self.freqs >= EDGE_LO_HZ) & (self.freqs <= min(EDGE_HI_HZ, self.sr / 2 - EDGE_SPAN_HZ))
         idx = torch.nonzero(sel)[:, 0]
