@@ -136,7 +136,7 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
-                           out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad")
+                           out_dir=None if quick else ROOT / "benchmarks" / "results" / "classify_goodbad")
     wall = time.perf_counter() - t0
     best = res.best()
     bacc = res.summary(best)["balanced_accuracy"][0]
@@ -172,7 +172,7 @@ def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str,
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
-                           out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad_real")
+                           out_dir=None if quick else ROOT / "benchmarks" / "results" / "classify_goodbad_real")
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()
     best = res.best()
