@@ -234,6 +234,12 @@ def speech_benchmark(ckpt: Path, quick: bool, gmm=None, train_dirs=None, seed: i
     return table, out
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _recall_table(res, tags: dict, held_out: set[str] = frozenset(), reps: int = 3) -> str:
     """Out-of-fold recall per degradation (rows) of the ``reps`` best representations (columns)."""
     top = res.ranked()[:reps]
@@ -259,18 +265,21 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
-                           out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad")
+                           out_dir=None if quick else ROOT / "benchmarks" / "results" / "classify_goodbad")
     wall = time.perf_counter() - t0
     best = res.best()
     bacc = res.summary(best)["balanced_accuracy"][0]
     text = (res.markdown() + f"\n{res.folds} folds by source melody, {res.n_windows} windows of 10 s from "
             f"{res.n_groups} melodies; whole comparison {wall / 60:.1f} min (bar <= 15; load average "
             f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end). Best: {best} "
-            f"balanced accuracy {bacc:.3f} (bar >= 0.97). Chart: benchmarks/results/classify_goodbad/compare.png\n")
+            f"balanced accuracy {bacc:.3f} (bar >= 0.97). Chart: benchmarks/results/classify_goodbad/compare.png "
+            f"Run ended {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {torch_threads()} torch thread(s).\n")
     manifest = data / "degradations.csv"
     if manifest.exists():  # stem,program,degradations (make_classify_data.py)
         tags = {}
-        for row in csv.DictReader(open(manifest)):
+        with open(manifest, newline="") as fh:
+            manifest_rows = list(csv.DictReader(fh))
+        for row in manifest_rows:
             tags[f"bad/{row['stem']}.wav"] = row["degradations"]
             tags[f"good/{row['stem']}.wav"] = "none"
         text += "\nOut-of-fold recall per degradation (a bad copy's combination of degradations):\n\n" + \
@@ -292,12 +301,13 @@ def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str,
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
-                           out_dir=ROOT / "benchmarks" / "results" / "classify_goodbad_real")
+                           out_dir=None if quick else ROOT / "benchmarks" / "results" / "classify_goodbad_real")
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()
     best = res.best()
     bacc = res.summary(best)["balanced_accuracy"][0]
-    rows = list(csv.DictReader(open(data / "degradations.csv")))
+    with open(data / "degradations.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     tags = {r["file"]: r["degradation"] for r in rows}
     held = set((data / "HELD_OUT_KINDS.txt").read_text().split()) if (data / "HELD_OUT_KINDS.txt").exists() else set()
     sources = sorted({r["source"] for r in rows})
@@ -307,7 +317,8 @@ def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str,
             f"{wall / 60:.1f} min (bar <= 15 on 2 cores; load average {load0:.1f} at the start, "
             f"{load1[0]:.1f} at the end, {load1[1]:.1f} over its last 5 min: other jobs shared the cores). "
             f"Best: {best} balanced accuracy {bacc:.3f} (bar >= 0.92). "
-            "Chart: benchmarks/results/classify_goodbad_real/compare.png\n\n"
+            "Chart: benchmarks/results/classify_goodbad_real/compare.png. "
+            f"Run ended {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {torch_threads()} torch thread(s).\n\n"
             "Out-of-fold recall per degradation:\n\n" + _recall_table(res, tags, held))
     if res.failed:
         text += "\nFailed: " + "; ".join(f"{k}: {v}" for k, v in res.failed.items()) + "\n"
@@ -449,7 +460,7 @@ def main(argv=None) -> int:
               "(it needs the real recordings in ../shared/data)", file=sys.stderr)
         return 1
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "") \
-        + (f" --threads {args.threads}" if args.threads else "")
+        + (f" --threads {args.threads}" if args.threads else "") + (f" --skip {args.skip}" if args.skip else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "
              f"Machine: 2-core shared CPU VM ({cpu_name()}), torch "
              f"{torch.__version__}, {torch.get_num_threads()} threads; other jobs were running, so timings are noisy.\n"]

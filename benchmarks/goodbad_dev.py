@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _common import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "classify_goodbad_dev.md"
@@ -66,7 +66,8 @@ def main(argv=None) -> int:
     recall = {}   # (variant, rep) -> {degradation: [hits]}
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     for d in sets:
-        rows = list(csv.DictReader(open(d / "degradations.csv")))
+        with open(d / "degradations.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
         tags = {r["file"]: r["degradation"] for r in rows}
         for variant in ("with quality rows", "without"):
             ctx = contextlib.nullcontext() if variant == "with quality rows" else without_quality()
@@ -77,9 +78,13 @@ def main(argv=None) -> int:
             for rep in res.scores:
                 if variant == "without" and rep == "logmel":
                     continue  # logmel has no quality rows: the same fit twice
-                bacc.setdefault((variant, rep), []).append(res.summary(rep)["balanced_accuracy"][0])
+                if rep not in ("logmel+stats", "descriptors+lr"):
+                    variant_name = "no quality rows (none to take out)"
+                else:
+                    variant_name = variant
+                bacc.setdefault((variant_name, rep), []).append(res.summary(rep)["balanced_accuracy"][0])
                 for k, (r, n) in res.recall_by(rep, tags).items():
-                    recall.setdefault((variant, rep), {}).setdefault(k, []).append((r, n))
+                    recall.setdefault((variant_name, rep), {}).setdefault(k, []).append((r, n))
             print(f"{d.name} {variant} done ({(time.perf_counter() - t0) / 60:.1f} min)", file=sys.stderr)
     wall = (time.perf_counter() - t0) / 60
     names = [d.name for d in sets]

@@ -361,8 +361,8 @@ def make_set(out: Path, split: str, seed: int, n: int) -> int:
     if not src["librispeech"]:
         raise SystemExit(f"make_goodbad_dev: no LibriSpeech files under {DATA}; the set needs ../shared/data")
     music = {k: music_clips(src[k]) for k in ("violin", "vocadito")}
-    for k in music:
-        rng.shuffle(music[k])
+    for clips in music.values():
+        rng.shuffle(clips)
     kinds = DEV_KINDS + (HELD_OUT_KINDS if split == "final" else ())
     fns = dict(DEGRADATIONS, babble=make_babble(src["librispeech"]))
     shares = {k: v for k, v in SOURCE_SHARES.items() if src[k]}

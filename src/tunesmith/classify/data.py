@@ -6,6 +6,9 @@ A dataset is a folder whose sub-folders are the labels::
       good/  take01.wav take02.flac ...
       bad/   take07.wav ...
 
+Several such folders can be used together (``tunesmith train classifier --data A B C``): their label
+sub-folders are merged by name (:func:`scan_labelled_folders`).
+
 Every file is cut into windows of ``window_s`` seconds (the last one
 zero-padded) and each window inherits its file's label. Windows of one source
 never straddle a train/validation/test boundary: folds are made over *groups*,
