@@ -32,6 +32,7 @@ FRICATIVE_LOUD_DB = 25.0       # and the frame is within this many dB of the med
 SUNG_FRICATIVE_SHARE = 0.005   # share of consonant frames from which a recording counts as sung
 VOICE_PRESETS = ("voice", "soprano", "alto", "tenor", "bass_voice")
 SWIFT_FMIN, SWIFT_FMAX = 46.875, 2093.75
+SWIFT_PIECE_S = 5.0            # audio handed to swift-f0 at a time (its stream keeps 21 frames of context)
 
 
 class SungAnalysis:
@@ -52,6 +53,10 @@ class SungAnalysis:
             fmax = min(SWIFT_FMAX, 440.0 * 2 ** ((midi_range[1] + 0.5 - 69) / 12))
             if fmax <= fmin * 1.05:
                 fmin, fmax = SWIFT_FMIN, SWIFT_FMAX
+        if threads is None:      # as many as torch uses: more would oversubscribe the cores
+            import torch
+
+            threads = torch.get_num_threads()
         self._stream = _detector(threads).stream(fmin, fmax)
         self._sr, self._hop = SR, HOP_LENGTH
         self._tail = np.zeros(0, dtype=np.float32)
@@ -60,9 +65,11 @@ class SungAnalysis:
 
     def push(self, block: np.ndarray) -> None:
         block = np.asarray(block, dtype=np.float32)
-        r = self._stream.push(block, self._sr)
-        self._hz.append(r.pitch_hz)
-        self._conf.append(r.confidence)
+        piece = int(SWIFT_PIECE_S * self._sr)
+        for i in range(0, len(block), piece):      # short pieces bound swift-f0's working memory
+            r = self._stream.push(block[i:i + piece], self._sr)
+            self._hz.append(r.pitch_hz)
+            self._conf.append(r.confidence)
         y = np.concatenate([self._tail, block])
         n = len(y) // self._hop
         if n:
