@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tunesmith {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="<verb>")
-    train = sub.add_parser("train", help="train a model (composer, transform, classifier)",
+    train = sub.add_parser("train", help="train a model (transcriber, composer, transform, classifier)",
                            description="Train one of tunesmith's models with Lightning.")
     train_sub = train.add_subparsers(dest="model", metavar="<model>")
     def train_help(args) -> int:
