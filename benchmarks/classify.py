@@ -380,7 +380,7 @@ def main(argv=None) -> int:
             print(f"missing {data / sub}: run python scripts/make_classify_data.py first", file=sys.stderr)
             return 1
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "") \
-        + (f" --threads {args.threads}" if args.threads else "")
+        + (f" --skip {args.skip}" if args.skip else "") + (f" --threads {args.threads}" if args.threads else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "
              f"Machine: 2-core shared CPU VM ({cpu_name()}), torch "
              f"{torch.__version__}, {torch.get_num_threads()} threads; other jobs were running, so timings are noisy.\n"]
