@@ -2,9 +2,13 @@
 
 The detector is an ordinary :class:`~tunesmith.classify.model.Classifier` with the
 classes ``one`` and ``several``, trained on short windows (2 s by default) of
-monophonic renders and speech versus mixtures of 2-3 of them (see
-``scripts/make_classify_data.py`` and ``scripts/train_default_voices.py``). A
-default checkpoint ships as package data (:func:`tunesmith.models.path`).
+monophonic renders versus mixtures of 2-3 of them, and on mixtures of real talkers
+labelled from their exact overlap (:mod:`tunesmith.classify.mixing`; see
+``scripts/make_classify_data.py`` and ``scripts/train_default_voices.py``). Its
+decision threshold on ``p(several)`` is calibrated on validation talkers
+(:func:`calibrate_threshold`) and folded into the network (:func:`fold_threshold`),
+so ``p(several) >= 0.5`` is the decision everywhere. A default checkpoint ships as
+package data (:func:`tunesmith.models.path`).
 
 :class:`GMMBaseline` is the classic alternative: a Gaussian mixture per class on
 MFCCs plus their deltas, deciding by the log-likelihood ratio
