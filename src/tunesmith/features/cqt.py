@@ -85,8 +85,8 @@ class CQT(nn.Module):
     for all octaves to keep the hop (as librosa, otherwise later octaves stop halving).
     """
 
-    def __init__(self, sr: int, hop_length: int = DEFAULT_HOP, fmin: float = C1_HZ, n_bins: int = 84,
-                 bins_per_octave: int = 12, *, filter_scale: float = 1.0, norm: float = 1.0,
+    def __init__(self, sr: int, *, hop_length: int = DEFAULT_HOP, fmin: float = C1_HZ, n_bins: int = 84,
+                 bins_per_octave: int = 12, filter_scale: float = 1.0, norm: float = 1.0,
                  window: str = "hann", scale: bool = True, power: float = 1.0, sparsity: float = 0.01):
         super().__init__()
         import librosa

@@ -24,7 +24,7 @@ class RMS(nn.Module):
     Output ``(batch, 1, frames)``; matches ``librosa.feature.rms(y=y)`` (centred frames, zero padding).
     """
 
-    def __init__(self, frame_length: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, center: bool = True):
+    def __init__(self, *, frame_length: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, center: bool = True):
         super().__init__()
         self.frame_length, self.hop_length, self.center = int(frame_length), int(hop_length), center
 
@@ -43,7 +43,7 @@ class ZeroCrossingRate(nn.Module):
     ``(batch, 1, frames)`` in [0, 1]; not differentiable (piecewise constant).
     """
 
-    def __init__(self, frame_length: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, center: bool = True,
+    def __init__(self, *, frame_length: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, center: bool = True,
                  threshold: float = 1e-10):
         super().__init__()
         self.frame_length, self.hop_length, self.center = int(frame_length), int(hop_length), center
@@ -68,9 +68,9 @@ class SpectralCentroid(Spectrogram):
     Output ``(batch, 1, frames)``; matches ``librosa.feature.spectral_centroid`` (0 for silent frames).
     """
 
-    def __init__(self, sr: int, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, **kwargs: Any):
+    def __init__(self, sr: int, *, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, **kwargs: Any):
         kwargs.setdefault("power", 1.0)
-        super().__init__(n_fft, hop_length, sr=sr, **kwargs)
+        super().__init__(n_fft=n_fft, hop_length=hop_length, sr=sr, **kwargs)
         self.register_buffer("freqs", torch.as_tensor(np.fft.rfftfreq(self.n_fft, 1.0 / sr), dtype=torch.float32))
 
     @staticmethod
@@ -95,9 +95,9 @@ class SpectralFlux(MelSpectrogram):
     change arriving at frame ``t``. Output ``(batch, 1, frames)``.
     """
 
-    def __init__(self, sr: int, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
-                 *, top_db: float | None = DEFAULT_TOP_DB, **kwargs: Any):
-        super().__init__(sr, n_fft, hop_length, n_mels, **kwargs)
+    def __init__(self, sr: int, *, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
+                 top_db: float | None = DEFAULT_TOP_DB, **kwargs: Any):
+        super().__init__(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, **kwargs)
         self.top_db = top_db
 
     def forward(self, x: Tensor) -> Tensor:
@@ -114,9 +114,9 @@ class BandEnergyRatio(Spectrogram):
     values above 1 mean a dark (bass-heavy) frame. Output ``(batch, 1, frames)``.
     """
 
-    def __init__(self, sr: int, split_hz: float = 2000.0, n_fft: int = DEFAULT_N_FFT,
-                 hop_length: int = DEFAULT_HOP, *, amin: float = AMIN_POWER, **kwargs: Any):
-        super().__init__(n_fft, hop_length, power=2.0, sr=sr, **kwargs)
+    def __init__(self, sr: int, *, split_hz: float = 2000.0, n_fft: int = DEFAULT_N_FFT,
+                 hop_length: int = DEFAULT_HOP, amin: float = AMIN_POWER, **kwargs: Any):
+        super().__init__(n_fft=n_fft, hop_length=hop_length, power=2.0, sr=sr, **kwargs)
         if not 0 < split_hz < sr / 2:
             raise ValueError(f"split_hz must be in (0, {sr / 2}), got {split_hz}")
         self.split_hz, self.amin = float(split_hz), float(amin)
@@ -142,14 +142,14 @@ class Descriptors(nn.Module):
 
     names = ("rms", "zcr", "centroid_hz", "flux_db", "band_energy_ratio")
 
-    def __init__(self, sr: int, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, *,
+    def __init__(self, sr: int, *, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP,
                  split_hz: float = 2000.0, n_mels: int = 128):
         super().__init__()
         self.sr, self.n_fft, self.hop_length = sr, n_fft, hop_length
-        self.rms = RMS(n_fft, hop_length)
-        self.zcr = ZeroCrossingRate(n_fft, hop_length)
-        self.flux = SpectralFlux(sr, n_fft, hop_length, n_mels)
-        self.ber = BandEnergyRatio(sr, split_hz, n_fft, hop_length)
+        self.rms = RMS(frame_length=n_fft, hop_length=hop_length)
+        self.zcr = ZeroCrossingRate(frame_length=n_fft, hop_length=hop_length)
+        self.flux = SpectralFlux(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+        self.ber = BandEnergyRatio(sr, split_hz=split_hz, n_fft=n_fft, hop_length=hop_length)
         self.register_buffer("freqs", torch.as_tensor(np.fft.rfftfreq(n_fft, 1.0 / sr), dtype=torch.float32))
 
     @property

@@ -75,11 +75,12 @@ class MelSpectrogram(Spectrogram):
     :attr:`frequencies` are the filters' centre frequencies in Hz.
     """
 
-    def __init__(self, sr: int, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
-                 fmin: float = 0.0, fmax: float | None = None, power: float = 2.0, *,
+    def __init__(self, sr: int, *, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
+                 fmin: float = 0.0, fmax: float | None = None, power: float = 2.0,
                  win_length: int | None = None, window: str | tuple | np.ndarray = "hann", center: bool = True,
                  pad_mode: str = "constant", htk: bool = False, norm: str | float | None = "slaney"):
-        super().__init__(n_fft, hop_length, win_length, window, center, power, pad_mode=pad_mode, sr=sr)
+        super().__init__(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
+                         power=power, pad_mode=pad_mode, sr=sr)
         fmax = sr / 2.0 if fmax is None else float(fmax)
         if not 0 <= fmin < fmax <= sr / 2.0 + 1e-6:
             raise ValueError(f"need 0 <= fmin < fmax <= sr/2, got fmin={fmin}, fmax={fmax}, sr={sr}")
@@ -159,10 +160,11 @@ class LogMelSpectrogram(MelSpectrogram):
     Matches ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, ...), top_db=80)``.
     """
 
-    def __init__(self, sr: int, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
+    def __init__(self, sr: int, *, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
                  fmin: float = 0.0, fmax: float | None = None, power: float = 2.0, top_db: float | None = DEFAULT_TOP_DB,
-                 *, ref: float = 1.0, amin: float = AMIN_POWER, **kwargs: Any):
-        super().__init__(sr, n_fft, hop_length, n_mels, fmin, fmax, power, **kwargs)
+                 ref: float = 1.0, amin: float = AMIN_POWER, **kwargs: Any):
+        super().__init__(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, power=power,
+                         **kwargs)
         self.top_db, self.ref, self.amin = top_db, ref, amin
 
     def forward(self, x: Tensor) -> Tensor:

@@ -32,10 +32,11 @@ class MFCC(LogMelSpectrogram):
     Output ``(batch, n_mfcc, frames)``; rows are quefrency indices (no :attr:`frequencies`).
     """
 
-    def __init__(self, sr: int, n_mfcc: int = 20, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP,
-                 n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None, *, lifter: float = 0.0,
+    def __init__(self, sr: int, *, n_mfcc: int = 20, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP,
+                 n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None, lifter: float = 0.0,
                  top_db: float | None = DEFAULT_TOP_DB, **kwargs: Any):
-        super().__init__(sr, n_fft, hop_length, n_mels, fmin, fmax, top_db=top_db, **kwargs)
+        super().__init__(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, top_db=top_db,
+                         **kwargs)
         if not 0 < n_mfcc <= n_mels:
             raise ValueError(f"n_mfcc must be in 1..n_mels={n_mels}, got {n_mfcc}")
         self.n_mfcc = int(n_mfcc)

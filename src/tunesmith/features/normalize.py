@@ -21,7 +21,7 @@ class Normalizer(nn.Module):
     :meth:`to_dict` / :meth:`from_dict` give a plain-Python form of ``mean`` and ``std``.
     """
 
-    def __init__(self, n_features: int, eps: float = 1e-5):
+    def __init__(self, n_features: int, *, eps: float = 1e-5):
         super().__init__()
         self.n_features, self.eps = int(n_features), float(eps)
         self.register_buffer("mean", torch.zeros(n_features))
@@ -88,7 +88,7 @@ class Normalizer(nn.Module):
 
     @classmethod
     def from_dict(cls, d: dict) -> "Normalizer":
-        m = cls(int(d["n_features"]), float(d.get("eps", 1e-5)))
+        m = cls(int(d["n_features"]), eps=float(d.get("eps", 1e-5)))
         m.mean.copy_(torch.as_tensor(d["mean"], dtype=torch.float32))
         m.std.copy_(torch.as_tensor(d["std"], dtype=torch.float32))
         m.count.fill_(float(d.get("count", 1.0)))

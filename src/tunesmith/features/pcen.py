@@ -75,11 +75,12 @@ class PCEN(MelSpectrogram):
     forces double precision everywhere, ``None`` uses the audio's dtype.
     """
 
-    def __init__(self, sr: int, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
-                 fmin: float = 0.0, fmax: float | None = None, *, power: float = 1.0, scale: float = 2.0 ** 31,
+    def __init__(self, sr: int, *, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, n_mels: int = 128,
+                 fmin: float = 0.0, fmax: float | None = None, power: float = 1.0, scale: float = 2.0 ** 31,
                  gain: float = 0.98, bias: float = 2.0, pcen_power: float = 0.5, time_constant: float = 0.400,
                  eps: float = 1e-6, fft_dtype: torch.dtype | str | None = "auto", **kwargs: Any):
-        super().__init__(sr, n_fft, hop_length, n_mels, fmin, fmax, power, **kwargs)
+        super().__init__(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, power=power,
+                         **kwargs)
         # PCEN's 2**31 gain lifts spectral content 130 dB down into view, where a float32
         # FFT's round-off noise lives: frames with such quiet bands are redone in float64
         self.fft_dtype = fft_dtype

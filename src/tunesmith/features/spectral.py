@@ -29,9 +29,9 @@ class Spectrogram(nn.Module):
         Sample rate, only used for :attr:`frequencies`.
     """
 
-    def __init__(self, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, win_length: int | None = None,
+    def __init__(self, *, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, win_length: int | None = None,
                  window: str | tuple | np.ndarray = "hann", center: bool = True, power: float = 1.0,
-                 *, pad_mode: str = "constant", sr: int | None = None):
+                 pad_mode: str = "constant", sr: int | None = None):
         super().__init__()
         if n_fft <= 0 or hop_length <= 0:
             raise ValueError("n_fft and hop_length must be positive")
@@ -92,10 +92,11 @@ class LogSpectrogram(Spectrogram):
     with the ``top_db`` floor taken per example.
     """
 
-    def __init__(self, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, win_length: int | None = None,
+    def __init__(self, *, n_fft: int = DEFAULT_N_FFT, hop_length: int = DEFAULT_HOP, win_length: int | None = None,
                  window: str | tuple | np.ndarray = "hann", center: bool = True, top_db: float | None = DEFAULT_TOP_DB,
-                 *, ref: float = 1.0, amin: float = AMIN_POWER, pad_mode: str = "constant", sr: int | None = None):
-        super().__init__(n_fft, hop_length, win_length, window, center, power=2.0, pad_mode=pad_mode, sr=sr)
+                 ref: float = 1.0, amin: float = AMIN_POWER, pad_mode: str = "constant", sr: int | None = None):
+        super().__init__(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window, center=center,
+                         power=2.0, pad_mode=pad_mode, sr=sr)
         self.top_db = top_db
         self.ref = float(ref) ** 2
         self.amin = amin
