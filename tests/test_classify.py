@@ -471,11 +471,13 @@ def test_pcm_blocks_follows_a_growing_wav(tmp_path):
     assert np.allclose(np.concatenate([b for b, _, _ in blocks]), y / 32768.0)
 
 
-def test_cli_lists_of_representations_match_the_library():
-    """The CLI keeps its own copies (so `tunesmith --help` imports no numpy/torch); they must not drift."""
+def test_cli_reads_the_registry_and_keeps_the_compare_epochs():
+    """The lists of representations have one source, tunesmith.features.registry (torch-free, so
+    `tunesmith --help` imports no numpy/torch); the epoch default is still a CLI copy that must not drift."""
     from tunesmith.classify import compare, model
     from tunesmith.cli import cmd_classify
+    from tunesmith.features import registry
 
-    assert cmd_classify.ALL_REPRESENTATIONS == compare.ALL_REPRESENTATIONS
-    assert cmd_classify.FEATURE_KINDS == model.FEATURE_KINDS
+    assert cmd_classify.ALL_REPRESENTATIONS is compare.ALL_REPRESENTATIONS is registry.ALL_REPRESENTATIONS
+    assert cmd_classify.FEATURE_KINDS is model.FEATURE_KINDS is registry.FEATURE_KINDS
     assert cmd_classify.COMPARE_EPOCHS == compare.EPOCHS

@@ -67,12 +67,14 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.errors import TunesmithError
+from tunesmith.features import registry
 
 __all__ = ["ALL_REPRESENTATIONS", "compare_features", "CompareResult", "ConvRBM", "ConvAutoencoder",
            "fit_network", "feature_augment", "augment_rows", "window_metrics"]
 
-CNN_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "logmel+stats")
-ALL_REPRESENTATIONS = (*CNN_KINDS, "descriptors+lr", "descriptors+gmm", "crbm", "autoencoder")
+#: Representations fed to the CNN, and everything ``--features`` accepts (:mod:`tunesmith.features.registry`).
+CNN_KINDS = registry.CNN_KINDS
+ALL_REPRESENTATIONS = registry.ALL_REPRESENTATIONS
 METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
 
 CRBM_PCA = 80          # whitened input dimensions
@@ -102,18 +104,18 @@ def augment_rows(rep: str, n_bins: int) -> tuple[int, int]:
     """``(frequency rows, dB rows)`` of representation ``rep`` with ``n_bins`` feature rows: the first
     that many rows are frequency bins in order (shifted by the frequency augmentation) and in dB
     (the level augmentation adds a constant to them). Linear and level-normalised front ends
-    have no dB rows; MFCCs and learned codes neither."""
+    have no dB rows; MFCCs and learned codes neither (the layout is the registry's
+    ``frequency_rows`` and ``db_rows``)."""
     from tunesmith.classify.model import MainsHum, WaveformStats
     from tunesmith.classify.quality import QualityDescriptors
 
-    if rep in ("logstft", "logmel"):
-        return n_bins, n_bins
-    if rep in ("stft", "mel", "pcen", "cqt"):
-        return n_bins, 0
-    if rep == "logmel+stats":  # mel rows, then level and peak (dB), then shares, hum and quality rows
+    entry = registry.REPRESENTATIONS.get(rep)
+    if entry is None or not entry.frequency_rows:
+        return 0, 0
+    if entry.db_rows == "mel+level":  # mel rows, then level and peak (dB), then shares, hum and quality rows
         n_mels = n_bins - len(WaveformStats.names) - len(MainsHum.names) - len(QualityDescriptors.names)
         return n_mels, n_mels + WaveformStats.names.index("peak_db") + 1
-    return 0, 0
+    return n_bins, (n_bins if entry.db_rows == "all" else 0)
 
 
 def feature_augment(xb, generator, *, crop: float | None = None, freq_shift: int = 0, freq_rows: int = 0,

@@ -21,10 +21,12 @@ import torch
 from torch import nn
 
 from tunesmith.errors import TunesmithError
+from tunesmith.features import registry
 
 __all__ = ["DFTFrontend", "ExportableClassifier", "export_onnx", "EXPORTABLE_FEATURES"]
 
-EXPORTABLE_FEATURES = ("stft", "logstft", "mel", "logmel")
+#: Front ends :class:`DFTFrontend` rebuilds (:data:`tunesmith.features.registry.EXPORTABLE_KINDS`).
+EXPORTABLE_FEATURES = registry.EXPORTABLE_KINDS
 OPSET = 17
 
 

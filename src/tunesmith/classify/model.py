@@ -15,6 +15,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from tunesmith.features import registry
+
 try:  # Lightning is only needed for training
     import lightning as L
     _LightningBase = L.LightningModule
@@ -25,24 +27,14 @@ __all__ = ["FEATURE_KINDS", "DEFAULT_FEATURE_SETTINGS", "make_frontend", "Wavefo
            "BinNorm", "CNN2d", "CNN1d", "input_statistics",
            "build_network", "Classifier", "ClassifierModule", "spec_augment", "mix_augment"]
 
-#: Representations the classifier can be trained on: ``tunesmith.features.frontend`` kinds and
-#: ``logmel+stats`` (:class:`LogMelStats`).
-FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors", "logmel+stats")
-N_FFT = 1024
-HOP_LENGTH = 512
-N_MELS = 64
-#: Front-end settings per kind (librosa names); ``sr`` is added from the data.
-DEFAULT_FEATURE_SETTINGS = {
-    "stft": {"n_fft": N_FFT, "hop_length": HOP_LENGTH},
-    "logstft": {"n_fft": N_FFT, "hop_length": HOP_LENGTH},
-    "mel": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
-    "logmel": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
-    "pcen": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
-    "mfcc": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS, "n_mfcc": 20},
-    "cqt": {"hop_length": HOP_LENGTH, "n_bins": 84, "bins_per_octave": 12},
-    "descriptors": {"n_fft": N_FFT, "hop_length": HOP_LENGTH},
-    "logmel+stats": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
-}
+#: Representations the classifier can be trained on (:data:`tunesmith.features.registry.FEATURE_KINDS`:
+#: the ``tunesmith.features.frontend`` kinds and ``logmel+stats``, :class:`LogMelStats`).
+FEATURE_KINDS = registry.FEATURE_KINDS
+N_FFT = registry.N_FFT
+HOP_LENGTH = registry.HOP_LENGTH
+N_MELS = registry.N_MELS
+#: Front-end settings per kind (librosa names; the registry's defaults); ``sr`` is added from the data.
+DEFAULT_FEATURE_SETTINGS = {name: dict(rep.defaults) for name, rep in registry.REPRESENTATIONS.items()}
 #: A sample counts as digital silence below half a 16-bit step (so exact zeros of PCM files).
 SILENCE_LEVEL = 0.5 / 32768
 #: A sample counts as "at the ceiling" when ``|x| >= NEAR_PEAK * max|x|`` over the whole window.
@@ -66,16 +58,13 @@ STD_FLOOR = 1e-5
 
 def make_frontend(kind: str, sr: int, **settings) -> nn.Module:
     """The ``tunesmith.features`` module for ``kind`` with the given settings (defaults above)."""
-    from tunesmith import features
     from tunesmith.errors import TunesmithError
 
     if kind not in FEATURE_KINDS:
         raise TunesmithError(f"unknown features {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
     kw = {**DEFAULT_FEATURE_SETTINGS[kind], **settings}
     try:
-        if kind == "logmel+stats":
-            return LogMelStats(sr, **kw)
-        return features.frontend(kind, sr, **kw)
+        return registry.constructor(kind)(sr=sr, **kw)
     except (TypeError, ValueError) as exc:
         raise TunesmithError(f"invalid settings for the {kind} front end ({exc})") from None
 

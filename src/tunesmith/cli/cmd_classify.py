@@ -8,9 +8,8 @@ import sys
 
 from tunesmith.cli.common import add_output
 
-ALL_REPRESENTATIONS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "logmel+stats", "descriptors+lr",
-                       "descriptors+gmm", "crbm", "autoencoder")
-FEATURE_KINDS = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt", "descriptors", "logmel+stats")
+from tunesmith.features.registry import ALL_REPRESENTATIONS, FEATURE_KINDS  # torch-free
+
 COMPARE_EPOCHS = 25  # tunesmith.classify.compare.EPOCHS
 
 

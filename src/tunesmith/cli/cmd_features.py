@@ -22,8 +22,10 @@ import argparse
 from pathlib import Path
 
 from tunesmith.cli.common import add_output
+from tunesmith.features import registry
 
-KIND_CHOICES = ("stft", "logstft", "mel", "logmel", "pcen", "mfcc", "cqt")
+#: Kinds with command-line options (:data:`tunesmith.features.registry.CLI_KINDS`; the registry imports no torch).
+KIND_CHOICES = registry.CLI_KINDS
 
 _EPILOG = """output per input file (input tree mirrored under OUT_DIR):
   NAME.KIND.npy   float32 array (n_windows, n_bins, frames); each --window seconds of audio
@@ -76,22 +78,8 @@ def _frequencies(module):
 
 def module_kwargs(kind: str, args) -> dict:
     """Constructor keywords of the front end for ``kind`` from the command-line options."""
-    kw: dict = {}
-    if kind in ("stft", "logstft", "mel", "logmel", "pcen", "mfcc"):
-        kw.update(n_fft=args.n_fft, hop_length=args.hop_length)
-    if kind in ("mel", "logmel", "pcen", "mfcc"):
-        kw["n_mels"] = args.n_mels
-        if args.fmin is not None:
-            kw["fmin"] = args.fmin
-        if args.fmax is not None:
-            kw["fmax"] = args.fmax
-    if kind == "mfcc":
-        kw["n_mfcc"] = args.n_mfcc
-    if kind == "cqt":
-        kw.update(hop_length=args.hop_length, n_bins=args.n_bins, bins_per_octave=args.bins_per_octave)
-        if args.fmin is not None:
-            kw["fmin"] = args.fmin
-    return kw
+    options = registry.get(kind).cli_options  # fmin/fmax only when given (the module's default otherwise)
+    return {name: getattr(args, name) for name in options if getattr(args, name) is not None}
 
 
 def run(args) -> int:

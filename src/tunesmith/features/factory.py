@@ -1,35 +1,28 @@
-"""Build a front-end module by name (:func:`frontend`); the names are :mod:`tunesmith.features.registry`."""
+"""Build a front-end module by name (:func:`frontend`); the names come from :mod:`tunesmith.features.registry`."""
 from __future__ import annotations
 
 from typing import Any
 
 from torch import nn
 
-from tunesmith.features.cqt import CQT
-from tunesmith.features.descriptors import Descriptors
-from tunesmith.features.mel import LogMelSpectrogram, MelSpectrogram
-from tunesmith.features.mfcc import MFCC
-from tunesmith.features.pcen import PCEN
-from tunesmith.features.spectral import LogSpectrogram, Spectrogram
-from tunesmith.features.registry import KINDS
+from tunesmith.features import registry
+
+#: Older spellings accepted by :func:`frontend` (after lower-casing and dropping ``-`` and ``_``).
+ALIASES = {"spectrogram": "stft", "logspectrogram": "logstft"}
+
 
 def frontend(kind: str, sr: int, **kwargs: Any) -> nn.Module:
     """Build a front-end module by name.
 
-    ``kind`` is one of ``"stft"`` (:class:`Spectrogram`), ``"logstft"`` (:class:`LogSpectrogram`),
-    ``"mel"`` (:class:`MelSpectrogram`), ``"logmel"`` (:class:`LogMelSpectrogram`), ``"pcen"``
+    ``kind`` is one of :data:`tunesmith.features.registry.FRONTEND_KINDS`: ``"stft"``
+    (:class:`Spectrogram`), ``"logstft"`` (:class:`LogSpectrogram`), ``"mel"``
+    (:class:`MelSpectrogram`), ``"logmel"`` (:class:`LogMelSpectrogram`), ``"pcen"``
     (:class:`PCEN`), ``"mfcc"`` (:class:`MFCC`), ``"cqt"`` (:class:`CQT`) or ``"descriptors"``
-    (:class:`Descriptors`); ``kwargs`` go to the constructor. Every module gets ``sr``.
+    (:class:`Descriptors`), case, ``-`` and ``_`` ignored; ``kwargs`` go to the constructor
+    (keyword-only, librosa names). Every module gets ``sr``.
     """
     key = kind.lower().replace("-", "").replace("_", "")
-    if key in ("stft", "spectrogram"):
-        return Spectrogram(sr=sr, **kwargs)
-    if key in ("logstft", "logspectrogram"):
-        return LogSpectrogram(sr=sr, **kwargs)
-    table: dict[str, type[nn.Module]] = {"mel": MelSpectrogram, "logmel": LogMelSpectrogram, "pcen": PCEN,
-                                          "mfcc": MFCC, "cqt": CQT, "descriptors": Descriptors}
-    if key not in table:
-        raise ValueError(f"unknown front end {kind!r}; choose from {', '.join(KINDS)}")
-    return table[key](sr, **kwargs)
-
-
+    key = ALIASES.get(key, key)
+    if key not in registry.FRONTEND_KINDS:
+        raise ValueError(f"unknown front end {kind!r}; choose from {', '.join(registry.FRONTEND_KINDS)}")
+    return registry.constructor(key)(sr=sr, **kwargs)
