@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from tunesmith.features.core import _to_batch
 
+
 class BandPass(nn.Module):
     """Zero-phase band-pass pre-filter applied in the frequency domain; ``(batch, samples)`` in and out.
 

@@ -8,7 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from tunesmith.features._engine import _batch_parallel
-from tunesmith.features.core import _buf, C1_HZ, DEFAULT_HOP, _from_batch, _to_batch
+from tunesmith.features.core import C1_HZ, DEFAULT_HOP, _buf, _from_batch, _to_batch
+
 
 def sparsify_rows(K: np.ndarray, quantile: float) -> np.ndarray:
     """Zero the smallest entries of each row of ``K`` that together hold ``quantile`` of its L1 mass.

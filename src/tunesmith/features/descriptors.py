@@ -7,9 +7,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tunesmith.features.core import AMIN_POWER, _buf, _center_pad, DEFAULT_HOP, DEFAULT_N_FFT, DEFAULT_TOP_DB, _from_batch, power_to_db, _to_batch
+from tunesmith.features.core import (
+    AMIN_POWER,
+    DEFAULT_HOP,
+    DEFAULT_N_FFT,
+    DEFAULT_TOP_DB,
+    _buf,
+    _center_pad,
+    _from_batch,
+    _to_batch,
+    power_to_db,
+)
 from tunesmith.features.mel import MelSpectrogram
 from tunesmith.features.spectral import Spectrogram
+
 
 def _frame_pool(x: Tensor, frame_length: int, hop_length: int, center: bool, pad_mode: str = "constant") -> Tensor:
     """Mean of ``x`` over frames of ``frame_length`` every ``hop_length``: ``(batch, frames)``."""

@@ -12,6 +12,7 @@ from torch import nn
 from tunesmith.features.descriptors import Descriptors
 from tunesmith.features.factory import frontend
 
+
 def _iter_windows(path: str | Path, sr: int | None, window_s: float, block_s: float) -> Iterator[tuple[int, np.ndarray, int, int]]:
     """Yield ``(index, window_samples, n_valid, sr)`` for consecutive non-overlapping windows of a file.
 

@@ -10,7 +10,18 @@ import torch
 from torch import Tensor
 
 from tunesmith.features._engine import _batch_parallel
-from tunesmith.features.core import _needs_graph, AMIN_POWER, _buf, DEFAULT_HOP, DEFAULT_N_FFT, DEFAULT_TOP_DB, _from_batch, _power, power_to_db, _to_batch
+from tunesmith.features.core import (
+    AMIN_POWER,
+    DEFAULT_HOP,
+    DEFAULT_N_FFT,
+    DEFAULT_TOP_DB,
+    _buf,
+    _from_batch,
+    _needs_graph,
+    _power,
+    _to_batch,
+    power_to_db,
+)
 from tunesmith.features.spectral import Spectrogram
 
 _SLANEY_F_SP = 200.0 / 3

@@ -8,8 +8,17 @@ import torch
 from torch import Tensor
 
 from tunesmith.features._engine import _batch_parallel
-from tunesmith.features.core import _buf, DEFAULT_HOP, DEFAULT_N_FFT, DEFAULT_TOP_DB, _from_batch, power_to_db, _to_batch
+from tunesmith.features.core import (
+    DEFAULT_HOP,
+    DEFAULT_N_FFT,
+    DEFAULT_TOP_DB,
+    _buf,
+    _from_batch,
+    _to_batch,
+    power_to_db,
+)
 from tunesmith.features.mel import LogMelSpectrogram
+
 
 def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     """Orthonormal DCT-II matrix ``(n_out, n_in)``: ``C[k, n] = s_k cos(pi k (2n + 1) / (2 n_in))``.

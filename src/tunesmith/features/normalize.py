@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from tunesmith.features.core import _buf
 
+
 class Normalizer(nn.Module):
     """Per-bin standardisation ``(x - mean[f]) / (std[f] + eps)`` fitted on a data set.
 

@@ -8,8 +8,9 @@ import torch
 from torch import Tensor
 
 from tunesmith.features._engine import _batch_parallel
-from tunesmith.features.core import _needs_graph, DEFAULT_HOP, DEFAULT_N_FFT, _from_batch, _to_batch
+from tunesmith.features.core import DEFAULT_HOP, DEFAULT_N_FFT, _from_batch, _needs_graph, _to_batch
 from tunesmith.features.mel import MelSpectrogram
+
 
 def pcen_smoothing_coef(sr: float, hop_length: int, time_constant: float) -> float:
     """IIR coefficient ``b`` of PCEN's smoother for a time constant in seconds (librosa's rule).

@@ -10,7 +10,21 @@ import torch
 from torch import Tensor, nn
 
 from tunesmith.features._engine import _framewise, _serial_ops
-from tunesmith.features.core import _apply_top_db, AMIN_POWER, _buf, DEFAULT_HOP, DEFAULT_N_FFT, DEFAULT_TOP_DB, _from_batch, _n_frames, _power, stft, _to_batch, _window_tensor
+from tunesmith.features.core import (
+    AMIN_POWER,
+    DEFAULT_HOP,
+    DEFAULT_N_FFT,
+    DEFAULT_TOP_DB,
+    _apply_top_db,
+    _buf,
+    _from_batch,
+    _n_frames,
+    _power,
+    _to_batch,
+    _window_tensor,
+    stft,
+)
+
 
 class Spectrogram(nn.Module):
     """Magnitude (``power=1``) or power (``power=2``) STFT spectrogram.
