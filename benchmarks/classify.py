@@ -60,7 +60,8 @@ VOICES_SECTIONS = ("One voice or several (held-out instruments)", "One voice or 
 #: never on the benchmark set (seed 0); see benchmarks/results/classify.md.
 
 
-def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0) -> tuple[str, dict]:
+def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0,
+                     checkpoint: Path | None = None) -> tuple[str, dict]:
     import torch
     from sklearn.metrics import roc_auc_score
 
@@ -79,7 +80,7 @@ def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0) -> t
         ckpt = train_classifier(train_dir, out, config=ROOT / "configs" / "voices.yaml",
                                 max_epochs=4 if quick else None, resume=False)
     else:
-        ckpt = ROOT / "checkpoints" / "voices.pt"
+        ckpt = checkpoint or ROOT / "checkpoints" / "voices.pt"
     model = load_classifier(ckpt, expected_classes=VOICE_CLASSES)
     step = 4 if quick else 1
 
@@ -335,7 +336,9 @@ def _run_line(args) -> str:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"\nThis run: `python benchmarks/classify.py{' --quick' if args.quick else ''}"
-            f"{' --skip ' + args.skip if args.skip else ''}{f' --threads {args.threads}' if args.threads else ''}`, "
+            f"{' --skip ' + args.skip if args.skip else ''}{f' --threads {args.threads}' if args.threads else ''}"
+            f"{f' --checkpoint {args.checkpoint}' if args.checkpoint else ''}"
+            f"{f' --results {args.results}' if args.results else ''}`, "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {torch.get_num_threads()} torch thread(s), "
             f"load average {load:.2f} (other jobs share the 2 cores).\n")
 
@@ -365,6 +368,10 @@ def main(argv=None) -> int:
     ap.add_argument("--retrain", action="store_true", help="train the voices CNN in this run")
     ap.add_argument("--data", default=str(ROOT / "bench_data"))
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="voices detector to measure instead of checkpoints/voices.pt (e.g. another training seed)")
+    ap.add_argument("--results", type=Path, default=None,
+                    help="file for the voices sections (default benchmarks/results/classify_voices.md)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: voices,speech,goodbad,throughput")
     args = ap.parse_args(argv)
     import torch
@@ -380,14 +387,15 @@ def main(argv=None) -> int:
             print(f"missing {data / sub}: run python scripts/make_classify_data.py first", file=sys.stderr)
             return 1
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "") \
-        + (f" --skip {args.skip}" if args.skip else "") + (f" --threads {args.threads}" if args.threads else "")
+        + (f" --skip {args.skip}" if args.skip else "") + (f" --threads {args.threads}" if args.threads else "") \
+        + (f" --checkpoint {args.checkpoint}" if args.checkpoint else "") + (f" --results {args.results}" if args.results else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "
              f"Machine: 2-core shared CPU VM ({cpu_name()}), torch "
              f"{torch.__version__}, {torch.get_num_threads()} threads; other jobs were running, so timings are noisy.\n"]
     t_start = time.perf_counter()
-    voices_ckpt = ROOT / "checkpoints" / "voices.pt"
+    voices_ckpt = args.checkpoint or ROOT / "checkpoints" / "voices.pt"
     if "voices" not in skip:
-        table, info = voices_benchmark(data / "voices", args.quick, args.retrain)
+        table, info = voices_benchmark(data / "voices", args.quick, args.retrain, checkpoint=args.checkpoint)
         voices_ckpt = Path(info["checkpoint"])
         parts.append("## One voice or several (held-out instruments)\n\n" + table + _run_line(args))
         print(parts[-1], flush=True)
@@ -411,7 +419,7 @@ def main(argv=None) -> int:
 
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         head, body = parts[0], parts[1:]
-        for path, mine in ((RESULTS_VOICES, True), (RESULTS, False)):
+        for path, mine in ((args.results or RESULTS_VOICES, True), (RESULTS, False)):
             chosen = [p for p in body if any(p.startswith(f"## {t}\n") for t in VOICES_SECTIONS) == mine]
             if chosen:
                 title = "# Classifier benchmark: one voice or several\n" if mine else None
