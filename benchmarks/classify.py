@@ -210,12 +210,14 @@ def speech_benchmark(ckpt: Path, quick: bool, gmm=None, train_dirs=None, seed: i
 
     names = {"windows": "2-s windows (training recipe)", "files": "8-s files, 1 vs 2-3 at once (file decision)",
              "meetings": f"meeting-like scenes, 2-s windows every {model.config.get('hop_s')} s"}
+    shipped = Path(ckpt).resolve() == (ROOT / "checkpoints" / "voices.pt").resolve()
+    cnn_name = "CNN (shipped voices)" if shipped else f"CNN ({Path(ckpt).name}, not shipped)"
     rows, out = [], {}
     for cond, (y, ps) in results.items():
         for det, p in ps.items():
             r = _scores(y, p)
             out[(cond, det)] = r
-            rows.append(f"| {names[cond]} | {'CNN (shipped voices)' if det == 'CNN' else 'GMM-MFCC baseline'} | "
+            rows.append(f"| {names[cond]} | {cnn_name if det == 'CNN' else 'GMM-MFCC baseline'} | "
                         f"{r['n']} ({r['several']} several) | {r['acc']:.3f} | {r['bacc']:.3f} | {r['auc']:.3f} | "
                         f"{r['rec_several']:.3f} | {r['one_as_several']} / {r['several_as_one']} |")
     n_test = len(split["test"])
