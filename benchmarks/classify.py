@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "classify.md"
 #: The one-voice-or-several sections (instruments, real talkers, throughput) go to their own file.
 RESULTS_VOICES = ROOT / "benchmarks" / "results" / "classify_voices.md"
+SHIPPED_VOICES = ROOT / "src" / "tunesmith" / "models" / "voices.pt"
 VOICES_SECTIONS = ("One voice or several (held-out instruments)", "One voice or several: real talkers never heard",
                    "Throughput (CPU)")
 #: The good-vs-bad comparison runs ``compare_features`` with its own defaults (``compare.EPOCHS`` = 25 epochs
@@ -66,7 +67,8 @@ VOICES_SECTIONS = ("One voice or several (held-out instruments)", "One voice or 
 #: never on the benchmark set (seed 0); see benchmarks/results/classify.md.
 
 
-def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0) -> tuple[str, dict]:
+def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0,
+                     checkpoint: Path | None = None) -> tuple[str, dict]:
     import torch
     from sklearn.metrics import roc_auc_score
 
@@ -76,12 +78,12 @@ def voices_benchmark(data: Path, quick: bool, retrain: bool, seed: int = 0) -> t
 
     train_dirs = [data / "train"] + [d for d in (data.parent / "voices_dev", data.parent / "voices_speech" / "train")
                                      if d.is_dir() and not quick]
-    if retrain or not (ROOT / "src" / "tunesmith" / "models" / "voices.pt").exists():
+    if retrain or not SHIPPED_VOICES.exists():
         out = Path(tempfile.mkdtemp(prefix="voices-bench-"))
         ckpt = train_classifier(train_dirs, out, config=ROOT / "configs" / "voices.yaml",  # union of the folders
                                 max_epochs=4 if quick else None, resume=False)
     else:
-        ckpt = ROOT / "src" / "tunesmith" / "models" / "voices.pt"
+        ckpt = checkpoint or SHIPPED_VOICES
     model = load_classifier(ckpt, expected_classes=VOICE_CLASSES)
     step = 4 if quick else 1
 
@@ -211,12 +213,14 @@ def speech_benchmark(ckpt: Path, quick: bool, gmm=None, train_dirs=None, seed: i
 
     names = {"windows": "2-s windows (training recipe)", "files": "8-s files, 1 vs 2-3 at once (file decision)",
              "meetings": f"meeting-like scenes, 2-s windows every {model.config.get('hop_s')} s"}
+    shipped = Path(ckpt).resolve() == (SHIPPED_VOICES).resolve()
+    cnn_name = "CNN (shipped voices)" if shipped else f"CNN ({Path(ckpt).name}, not shipped)"
     rows, out = [], {}
     for cond, (y, ps) in results.items():
         for det, p in ps.items():
             r = _scores(y, p)
             out[(cond, det)] = r
-            rows.append(f"| {names[cond]} | {'CNN (shipped voices)' if det == 'CNN' else 'GMM-MFCC baseline'} | "
+            rows.append(f"| {names[cond]} | {cnn_name if det == 'CNN' else 'GMM-MFCC baseline'} | "
                         f"{r['n']} ({r['several']} several) | {r['acc']:.3f} | {r['bacc']:.3f} | {r['auc']:.3f} | "
                         f"{r['rec_several']:.3f} | {r['one_as_several']} / {r['several_as_one']} |")
     n_test = len(split["test"])
@@ -410,7 +414,9 @@ def _run_line(args) -> str:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"\nThis run: `python benchmarks/classify.py{' --quick' if args.quick else ''}"
-            f"{' --skip ' + args.skip if args.skip else ''}{f' --threads {args.threads}' if args.threads else ''}`, "
+            f"{' --skip ' + args.skip if args.skip else ''}{f' --threads {args.threads}' if args.threads else ''}"
+            f"{f' --checkpoint {args.checkpoint}' if args.checkpoint else ''}"
+            f"{f' --results {args.results}' if args.results else ''}`, "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {torch.get_num_threads()} torch thread(s), "
             f"load average {load:.2f} (other jobs share the 2 cores).\n")
 
@@ -440,8 +446,11 @@ def main(argv=None) -> int:
     ap.add_argument("--retrain", action="store_true", help="train the voices CNN in this run")
     ap.add_argument("--data", default=str(ROOT / "bench_data"))
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    ap.add_argument("--skip", default="",
-                    help="comma list of parts to skip: voices,speech,goodbad,goodbad-real,throughput")
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="voices detector to measure instead of the shipped src/tunesmith/models/voices.pt (e.g. another training seed)")
+    ap.add_argument("--results", type=Path, default=None,
+                    help="file for the voices sections (default benchmarks/results/classify_voices.md)")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: voices,speech,goodbad,goodbad-real,throughput")
     args = ap.parse_args(argv)
     import torch
 
@@ -460,14 +469,15 @@ def main(argv=None) -> int:
               "(it needs the real recordings in ../shared/data)", file=sys.stderr)
         return 1
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "") \
-        + (f" --threads {args.threads}" if args.threads else "") + (f" --skip {args.skip}" if args.skip else "")
+        + (f" --skip {args.skip}" if args.skip else "") + (f" --threads {args.threads}" if args.threads else "") \
+        + (f" --checkpoint {args.checkpoint}" if args.checkpoint else "") + (f" --results {args.results}" if args.results else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "
              f"Machine: 2-core shared CPU VM ({cpu_name()}), torch "
              f"{torch.__version__}, {torch.get_num_threads()} threads; other jobs were running, so timings are noisy.\n"]
     t_start = time.perf_counter()
-    voices_ckpt = ROOT / "src" / "tunesmith" / "models" / "voices.pt"
+    voices_ckpt = args.checkpoint or SHIPPED_VOICES
     if "voices" not in skip:
-        table, info = voices_benchmark(data / "voices", args.quick, args.retrain)
+        table, info = voices_benchmark(data / "voices", args.quick, args.retrain, checkpoint=args.checkpoint)
         voices_ckpt = Path(info["checkpoint"])
         parts.append("## One voice or several (held-out instruments)\n\n" + table + _run_line(args))
         print(parts[-1], flush=True)
@@ -495,7 +505,7 @@ def main(argv=None) -> int:
 
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         head, body = parts[0], parts[1:]
-        for path, mine in ((RESULTS_VOICES, True), (RESULTS, False)):
+        for path, mine in ((args.results or RESULTS_VOICES, True), (RESULTS, False)):
             chosen = [p for p in body if any(p.startswith(f"## {t}\n") for t in VOICES_SECTIONS) == mine]
             if chosen:
                 title = "# Classifier benchmark: one voice or several\n" if mine else None
