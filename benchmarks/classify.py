@@ -259,23 +259,31 @@ def _recall_table(res, tags: dict, held_out: set[str] = frozenset(), reps: int =
     return "\n".join(lines) + "\n"
 
 
-def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict]:
-    import csv
+def _timed_compare(data: Path, quick_features: str, quick: bool, seed: int, results_name: str):
+    """``compare_features`` on ``data`` (every representation, 5 folds; ``quick_features`` and 3 folds with
+    --quick), timed, with the load average before and after: ``(result, wall s, load before, (1, 5, 15-min
+    load after), best representation, its balanced accuracy)``. Charts go to benchmarks/results/<results_name>."""
     import os
 
     from tunesmith.classify.compare import compare_features
 
-    feats = "logmel,logstft,descriptors+lr,crbm" if quick else "all"
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
-                           out_dir=None if quick else ROOT / "benchmarks" / "results" / "classify_goodbad")
+    res = compare_features(data, features=quick_features if quick else "all", folds=3 if quick else 5, seed=seed,
+                           out_dir=None if quick else ROOT / "benchmarks" / "results" / results_name)
     wall = time.perf_counter() - t0
     best = res.best()
-    bacc = res.summary(best)["balanced_accuracy"][0]
+    return res, wall, load0, os.getloadavg(), best, res.summary(best)["balanced_accuracy"][0]
+
+
+def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict]:
+    import csv
+
+    res, wall, load0, load1, best, bacc = _timed_compare(data, "logmel,logstft,descriptors+lr,crbm", quick, seed,
+                                                     "classify_goodbad")
     text = (res.markdown() + f"\n{res.folds} folds by source melody, {res.n_windows} windows of 10 s from "
             f"{res.n_groups} melodies; whole comparison {wall / 60:.1f} min (bar <= 15; load average "
-            f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end). Best: {best} "
+            f"{load0:.1f} at the start, {load1[0]:.1f} at the end). Best: {best} "
             f"balanced accuracy {bacc:.3f} (bar >= 0.97). Chart: benchmarks/results/classify_goodbad/compare.png "
             f"Run ended {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {torch_threads()} torch thread(s).\n")
     manifest = data / "degradations.csv"
@@ -297,19 +305,9 @@ def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str,
     """Good vs bad on REAL recordings (``scripts/make_goodbad_dev.py --split final``): all representations,
     5 folds, recall per degradation, wall time and load."""
     import csv
-    import os
 
-    from tunesmith.classify.compare import compare_features
-
-    feats = "logmel,logmel+stats,descriptors+lr" if quick else "all"
-    load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    res = compare_features(data, features=feats, folds=3 if quick else 5, seed=seed,
-                           out_dir=None if quick else ROOT / "benchmarks" / "results" / "classify_goodbad_real")
-    wall = time.perf_counter() - t0
-    load1 = os.getloadavg()
-    best = res.best()
-    bacc = res.summary(best)["balanced_accuracy"][0]
+    res, wall, load0, load1, best, bacc = _timed_compare(data, "logmel,logmel+stats,descriptors+lr", quick, seed,
+                                                         "classify_goodbad_real")
     with open(data / "degradations.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     tags = {r["file"]: r["degradation"] for r in rows}
