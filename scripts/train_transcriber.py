@@ -20,11 +20,13 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ship = "--ship" in argv
     argv = [a for a in argv if a != "--ship"]
-    if "-o" not in argv and "--out-dir" not in argv:
-        argv += ["-o", str(ROOT / "runs" / "transcriber")]
+    out_flag = next((f for f in ("-o", "--output", "--out-dir") if f in argv), None)
+    if out_flag is None:
+        out_flag = "-o"
+        argv += [out_flag, str(ROOT / "runs" / "transcriber")]
     rc = cli(["train", "transcriber", *argv])
     if rc == 0 and ship:
-        out = Path(argv[argv.index("-o" if "-o" in argv else "--out-dir") + 1])
+        out = Path(argv[argv.index(out_flag) + 1])
         shutil.copyfile(out / "transcriber.pt", ROOT / "src" / "tunesmith" / "models" / "transcriber.pt")
         print(f"shipped {out / 'transcriber.pt'} -> src/tunesmith/models/transcriber.pt", file=sys.stderr)
     return rc

@@ -140,7 +140,7 @@ def register_train(train_sub) -> None:
         description="Train the transcription CNN. Without --data, renders synthetic training clips (FluidSynth, "
                     "augmented; see configs/transcriber.yaml) into OUT_DIR/clips.npz first; with --data, trains on "
                     "a folder of recordings with reference .csv/.mid files of the same stem. Writes "
-                    "OUT_DIR/transcriber.pt (use it with transcribe --model), last.pt, metrics.csv and "
+                    "OUT_DIR/transcriber.pt (use it with transcribe --checkpoint), last.pt, metrics.csv and "
                     "training_curves.png.")
     t.add_argument("--data", default=None, metavar="DIR", help="recordings + reference notes (default: synthetic)")
     t.add_argument("--config", default=None, metavar="YAML", help="settings (default: configs/transcriber.yaml)")
