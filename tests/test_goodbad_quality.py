@@ -76,7 +76,7 @@ def test_faded_dropout_falls_below_the_noise_floor(clean):
     gain[s + fade:s + length] = 10 ** (-30 / 20)                    # -30 dB, never digital zero
     gain[s + length:s + length + fade] = np.linspace(10 ** (-30 / 20), 1, fade)
     dropped = clean * gain
-    assert np.min(np.abs(dropped[s + fade:s + length])) >= 0 and np.max(np.abs(dropped[s:s + length])) > 0
+    assert np.max(np.abs(dropped[s + fade:s + length])) > 0      # the dropout still carries signal
     r = _rows(clean, dropped)
     assert r["level_above_floor_db"][1] < r["level_above_floor_db"][0] - 8.0
 
