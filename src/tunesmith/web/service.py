@@ -34,22 +34,11 @@ TRANSCRIBE_BLOCK_S = 30.0     # seconds of audio per analysis block (bounded mem
 PLOT_MIDI_MARGIN = 7          # semitones of spectrogram below the lowest and above the highest note
 RENDER_SR = 22050             # sample rate of rendered notes (Hz)
 CONVERT_MELS = 128            # mel bands of the before/after spectrograms
-COMPOSER_ENV = "TUNESMITH_COMPOSER_CHECKPOINT"
-COMPOSER_NAME = "composer-chorales.pt"
 MAX_GENERATE_NOTES = 256      # longest continuation a request may ask for
 GENERATE_MIDI_RANGE = (21, 108)
 
 
 # ----------------------------------------------------------------------------- models, loaded once
-def _find_checkpoint(name: str, env: str) -> Path:
-    """A shipped checkpoint: ``$env`` (old spelling), else :func:`tunesmith.models.path` (package data)."""
-    from tunesmith import models
-
-    if os.environ.get(env):
-        return Path(os.environ[env])
-    return models.path(next(k for k, v in models.MODELS.items() if v == name))
-
-
 class Models:
     """Every model the app uses, each loaded on first use (thread-safe) and then shared.
 
@@ -86,9 +75,10 @@ class Models:
         return self._get("transcriber", load_model)
 
     def composer(self):
+        from tunesmith import models
         from tunesmith.compose import load_composer
 
-        return self._get("composer", lambda: load_composer(_find_checkpoint(COMPOSER_NAME, COMPOSER_ENV)))
+        return self._get("composer", lambda: load_composer(models.path("composer")))
 
     def converter(self):
         from tunesmith.transform.conversion import Converter
