@@ -63,3 +63,23 @@ def test_config_override_errors_are_clear():
     assert load_config(None, ["optim.lr=0.01"])["optim"]["lr"] == pytest.approx(0.01)
     with pytest.raises(TunesmithError, match="section.key=value"):
         load_config(None, ["lr=0.01"])
+
+
+def test_init_shipped_starts_from_the_packaged_model(tmp_path):
+    """``--init shipped`` (the README's fine-tuning command) loads the packaged weights before training."""
+    import torch
+
+    from tunesmith import models
+
+    data = tmp_path / "takes"
+    data.mkdir()
+    _tone_file(data / "a.wav", [60, 62, 64])
+    out = tmp_path / "run"
+    small = ["--set", "optim.batch=2", "optim.crop_frames=48", "trainer.eval_every=1", "data.val_clips=1",
+             "optim.lr=1e-9"]
+    assert main(["train", "transcriber", "--data", str(data), "-o", str(out), "--max-steps", "1",
+                 "--init", "shipped", *small]) == 0
+    shipped = torch.load(models.path("transcriber"), map_location="cpu", weights_only=True)["state_dict"]
+    tuned = torch.load(out / "transcriber.pt", map_location="cpu", weights_only=True)["state_dict"]
+    k = next(k for k, v in shipped.items() if v.dtype.is_floating_point and v.numel() > 100)
+    assert torch.allclose(shipped[k], tuned[k], atol=1e-4)     # a 1e-9 step from the shipped weights

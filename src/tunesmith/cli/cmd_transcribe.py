@@ -149,7 +149,7 @@ def register_train(train_sub) -> None:
     add_output(t, default="runs/transcriber", help="run folder")
     t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt with its history (a larger --max-steps extends the run)")
     t.add_argument("--max-steps", type=int, default=None, help="shortcut for trainer.max_steps=N")
-    t.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint (trainer.init)")
+    t.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint, or 'shipped' for the packaged model (trainer.init)")
     t.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
                    help="any setting, e.g. data.clips=200 optim.lr=0.001")
     t.set_defaults(func=run_train)

@@ -343,7 +343,11 @@ def train_transcriber(clips: Path, out_dir, cfg: dict, *, resume: bool = False, 
     fe = HarmonicFrontEnd()
     net = TranscriberNet(**cfg["model"])
     if tr.get("init") and not resume:
-        init = torch.load(tr["init"], map_location="cpu", weights_only=True)
+        from tunesmith import models
+
+        # "shipped" names the packaged model, wherever tunesmith is installed
+        init_path = models.path("transcriber") if tr["init"] == "shipped" else tr["init"]
+        init = torch.load(init_path, map_location="cpu", weights_only=True)
         net = TranscriberNet(**init["model_config"])
         net.load_state_dict(init["state_dict"])
     crop, batch, max_steps = int(opt_cfg["crop_frames"]), int(opt_cfg["batch"]), int(tr["max_steps"])
