@@ -1,7 +1,14 @@
-"""YAML configuration files shared by the trainable models (composer, transform, classifier).
+"""The one configuration scheme of every trainable model (transcriber, composer, transform, classifier).
 
-Each model keeps its own defaults and decides which keys it accepts; this module
-only reads a file into a mapping with one-line errors and merges mappings.
+A model keeps its built-in settings in ONE dict beside its constructors (``DEFAULTS`` /
+``DEFAULT_CONFIG``), whose sections are passed as keyword arguments to them. A run's settings are
+
+    built-in defaults  <-  YAML file (``--config``)  <-  ``--set section.key=value`` overrides
+
+merged key by key (:func:`load_config`). A key that the defaults do not have is a one-line
+:class:`~tunesmith.errors.TunesmithError` naming the dotted key and the file, except inside a
+*free-form* section: one whose default is ``None`` or an empty mapping, or one named in
+``open_sections`` (e.g. the composer's ``trainer``, which accepts any ``lightning.Trainer`` option).
 """
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from pathlib import Path
 
 from tunesmith.errors import TunesmithError
 
-__all__ = ["read_yaml_mapping", "deep_merge", "parse_overrides", "check_known"]
+__all__ = ["read_yaml_mapping", "deep_merge", "parse_overrides", "check_known", "merge_checked", "load_config"]
 
 
 def read_yaml_mapping(path: str | Path) -> dict:
@@ -74,3 +81,54 @@ def check_known(settings: dict, known, *, path: str | Path | None = None) -> Non
     if unknown:
         raise TunesmithError(f"unknown config section(s) {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(known)})", path)
+
+
+def merge_checked(base: dict, over: dict | None, *, path: str | Path | None = None,
+                  open_sections: tuple[str, ...] = (), where: str = "", hint: str = "") -> dict:
+    """A copy of ``base`` with ``over`` merged in, rejecting keys that ``base`` does not have.
+
+    Nested mappings merge key by key. A mapping whose value in ``base`` is ``None`` or ``{}``,
+    or whose dotted name is in ``open_sections``, is free-form: any key is taken. A section
+    may be set to ``None`` (e.g. ``spec_augment: null`` switches it off).
+
+    Raises
+    ------
+    TunesmithError
+        ``unknown setting model.hiden (known: dropout, hidden, ...)``, naming ``path`` when given.
+    """
+    out = copy.deepcopy(base)
+    free = where in open_sections
+    for k, v in (over or {}).items():
+        dotted = f"{where}.{k}" if where else str(k)
+        if k not in out:
+            if free:
+                out[k] = copy.deepcopy(v)
+                continue
+            known = ", ".join(sorted(map(str, out))) or "none"
+            raise TunesmithError(f"unknown setting {dotted} (known{' in ' + where if where else ''}: {known}){hint}",
+                                 path)
+        cur = out[k]
+        if isinstance(v, dict) and isinstance(cur, dict) and cur and not free:
+            out[k] = merge_checked(cur, v, path=path, open_sections=open_sections, where=dotted, hint=hint)
+        elif isinstance(v, dict) and isinstance(cur, dict):
+            out[k] = deep_merge(cur, v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(defaults: dict, path: str | Path | None = None, overrides: list[str] | dict | None = None, *,
+                open_sections: tuple[str, ...] = ()) -> dict:
+    """``defaults`` <- the YAML file ``path`` <- ``overrides``, each merged with :func:`merge_checked`.
+
+    ``overrides`` is a list of ``section.key=value`` strings (:func:`parse_overrides`) or a nested
+    mapping. Unknown keys are one-line errors naming the key and the file (or the command line).
+    """
+    cfg = copy.deepcopy(defaults)
+    if path is not None:
+        cfg = merge_checked(cfg, read_yaml_mapping(path), path=path, open_sections=open_sections)
+    if overrides:
+        over = overrides if isinstance(overrides, dict) else parse_overrides(list(overrides))
+        cfg = merge_checked(cfg, over, open_sections=open_sections,
+                            hint="" if isinstance(overrides, dict) else "; settings are section.key=value")
+    return cfg

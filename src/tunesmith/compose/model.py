@@ -29,7 +29,8 @@ from tunesmith.errors import CheckpointError
 __all__ = ["MelodyLSTM", "ComposerModule", "Composer", "load_composer", "export_checkpoint",
            "CHECKPOINT_FORMAT"]
 
-CHECKPOINT_FORMAT = "tunesmith.composer/1"
+CHECKPOINT_FORMAT = "tunesmith.composer/1"   # 0.1's layout, still read (tunesmith.training.checkpoint)
+KIND = "composer"
 LN2 = math.log(2.0)
 
 
@@ -158,11 +159,11 @@ class ComposerModule(L.LightningModule):
         return opt
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Store everything needed to use the model without the training code's objects."""
-        from tunesmith import __version__
+        """Make the Lightning checkpoint a composer model file too (:mod:`tunesmith.training.checkpoint`)."""
+        from tunesmith.training.checkpoint import model_file_header
 
-        checkpoint["tunesmith"] = {"format": CHECKPOINT_FORMAT, "version": __version__,
-                                   "model": dict(self.model.config), **self.tunesmith_extra}
+        checkpoint.update(model_file_header(KIND, dict(self.model.config)))
+        checkpoint["meta"] = dict(self.tunesmith_extra)
 
 
 # ----------------------------------------------------------------------------- using a checkpoint
@@ -188,44 +189,29 @@ def _strip_prefix(state: dict, prefix: str = "model.") -> dict:
 def load_composer(path: str | Path, map_location: str = "cpu") -> Composer:
     """Load a composer checkpoint (a Lightning ``.ckpt`` from training or an exported one).
 
-    Loads with ``torch.load(weights_only=True)``; raises :class:`CheckpointError`
-    for a missing or corrupt file, a checkpoint of another model, or one from an
-    incompatible tunesmith version.
+    Reads the one model-file format (:func:`tunesmith.training.load_model_file`, ``weights_only=True``;
+    also 0.1's files); raises :class:`CheckpointError` for a missing or corrupt file, a checkpoint of
+    another model, or one from an incompatible tunesmith version.
     """
+    from tunesmith.training.checkpoint import load_model_file
+
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError("no such checkpoint", path)
-    try:
-        ckpt = torch.load(str(path), map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"not a readable checkpoint ({type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())[:120]})", path) from None
-    info = ckpt.get("tunesmith") if isinstance(ckpt, dict) else None
-    if not info or "model" not in info:
-        raise CheckpointError("not a tunesmith composer checkpoint", path)
-    fmt = info.get("format", "")
-    if fmt != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint format {fmt!r} is not supported by this tunesmith "
-                              f"(expects {CHECKPOINT_FORMAT!r}; made by tunesmith {info.get('version')})", path)
-    model = MelodyLSTM(**info["model"])
-    state = ckpt["state_dict"]
+    info = load_model_file(path, KIND, map_location=map_location)
+    model = MelodyLSTM(**info["config"])
+    state = info["state_dict"]
     if any(k.startswith("model.") for k in state):
         state = _strip_prefix(state)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"weights do not match the model ({str(exc).splitlines()[0][:120]})", path) from None
-    meta = {k: v for k, v in info.items() if k not in ("model",)}
-    return Composer(model, meta, str(path))
+    return Composer(model, dict(info.get("meta") or {}), str(path))
 
 
 def export_checkpoint(src: str | Path, dst: str | Path, *, half: bool = False) -> Path:
     """Write a slim copy of a composer checkpoint: weights + metadata only (no optimiser state)."""
-    from tunesmith.io import atomic_path
+    from tunesmith.training.checkpoint import save_model_file
 
     comp = load_composer(src)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in comp.model.state_dict().items()}
-    info = {"format": CHECKPOINT_FORMAT, "model": dict(comp.model.config), **comp.meta}
-    with atomic_path(dst) as tmp:
-        torch.save({"tunesmith": info, "state_dict": state}, str(tmp))
-    return Path(dst)
+    return save_model_file(dst, KIND, config=dict(comp.model.config), state_dict=state, meta=dict(comp.meta))

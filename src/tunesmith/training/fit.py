@@ -1,0 +1,140 @@
+"""``fit``: the one Lightning training run behind every ``tunesmith train <model>``.
+
+A run folder ``out_dir`` receives ``metrics.csv`` (Lightning's ``CSVLogger``; a resumed run appends
+to the earlier history, :mod:`tunesmith.training.history`), ``best.ckpt`` (lowest/highest
+``monitor``) and ``last.ckpt`` (Lightning's ``ModelCheckpoint``; ``ckpt_dir`` may put them in a
+sub-folder) and a training-curves picture (:func:`tunesmith.plots.training_curves_png`). The model's
+own ``train`` function writes its config and exports its model file (:mod:`tunesmith.training.checkpoint`).
+
+Stopping: ``max_epochs``, ``max_steps``, a wall-clock budget ``max_minutes`` (Lightning's ``Timer``
+callback through ``Trainer(max_time=...)``; the model can read the spent share with
+``trainer.callbacks`` ``Timer.time_elapsed("train")``) and early stopping on ``monitor`` (``patience``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesmith.errors import TunesmithError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["fit", "FitResult", "is_main_process", "LAST_CHECKPOINT", "BEST_CHECKPOINT"]
+
+LAST_CHECKPOINT = "last.ckpt"
+BEST_CHECKPOINT = "best"          # ModelCheckpoint file name stem: best.ckpt
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` leaves behind: checkpoint paths (``best`` falls back to ``last``), the trainer."""
+
+    best: Path | None
+    last: Path
+    metrics: Path
+    curves: Path | None
+    trainer: object
+    resumed: bool
+
+
+def is_main_process() -> bool:
+    """True in the launching process (rank 0); DDP worker processes get a non-zero rank in the environment."""
+    return all(os.environ.get(v, "0") == "0" for v in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def resume_path(ckpt_dir: Path, resume: bool | str) -> Path | None:
+    """The checkpoint to continue from: ``resume=True`` needs one, ``"auto"`` uses one if present, ``False`` none.
+
+    Raises :class:`TunesmithError` naming the folder when ``resume=True`` and there is no ``last.ckpt``.
+    """
+    last = Path(ckpt_dir) / LAST_CHECKPOINT
+    if resume is True and not last.is_file():
+        raise TunesmithError(f"nothing to resume: no {LAST_CHECKPOINT} in the run folder", ckpt_dir)
+    if resume in (True, "auto") and last.is_file():
+        return last
+    return None
+
+
+def fit(module, data, out_dir: str | Path, *, max_epochs: int | None = None, max_steps: int | None = None,
+        max_minutes: float | None = None, accelerator: str = "auto", devices="auto", resume: bool | str = False,
+        monitor: str | None = "val_loss", mode: str = "min", patience: int | None = None,
+        ckpt_dir: str | Path | None = None, trainer_options: dict | None = None, fast_dev_run: bool = False,
+        progress: bool = True, curves: str | None = "training_curves.png", title: str | None = None,
+        callbacks: list | tuple = ()) -> FitResult:
+    """Train ``module`` on the DataModule ``data`` with Lightning, owning checkpoints, history and curves.
+
+    Parameters
+    ----------
+    module : a ``LightningModule``; it logs ``monitor`` (e.g. ``val_loss``) with ``self.log``.
+    data : a ``LightningDataModule``.
+    out_dir : run folder (``metrics.csv``, curves; checkpoints unless ``ckpt_dir``).
+    max_epochs, max_steps : Lightning's limits (``None``: Lightning's default / unlimited).
+    max_minutes : wall-clock budget of the fit in minutes (``Trainer(max_time=...)``); ``None``/0: none.
+    accelerator, devices : ``lightning.Trainer`` options (``"cpu"``, ``"gpu"``, ``"auto"``; 1, 2, ``"auto"``).
+    resume : ``True`` continues ``last.ckpt`` (an error when there is none), ``"auto"`` continues it when
+        present, ``False`` starts afresh. Model, optimiser, schedule, step and callbacks' state continue,
+        and the new rows are appended to the earlier ``metrics.csv``.
+    monitor, mode : the metric that chooses ``best.ckpt`` (and early stopping); ``None``: keep only ``last``.
+    patience : early stopping on ``monitor`` after this many validation rounds without improvement.
+    ckpt_dir : where ``best.ckpt`` and ``last.ckpt`` go (default ``out_dir``).
+    trainer_options : any other ``lightning.Trainer`` keyword (``precision``, ``strategy``,
+        ``gradient_clip_val``, ``val_check_interval``, ...).
+    fast_dev_run : one batch of training and validation, nothing resumed, no checkpoints.
+    progress : show Lightning's progress bar.
+    curves : file name of the training-curves PNG in ``out_dir`` (``None``: no picture).
+    title : the picture's title.
+    callbacks : more Lightning callbacks.
+
+    Returns
+    -------
+    FitResult
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from tunesmith.training.history import METRICS_FILE, hold_metrics_for_resume, merge_metrics
+
+    out = Path(out_dir)
+    ckpt_dir = Path(ckpt_dir) if ckpt_dir is not None else out
+    ckpt_path = None if fast_dev_run else resume_path(ckpt_dir, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_cb = ModelCheckpoint(dirpath=ckpt_dir, filename=BEST_CHECKPOINT, monitor=monitor, mode=mode,
+                              save_last=True, save_top_k=1, enable_version_counter=False)
+    cbs = [ckpt_cb, *callbacks]
+    if patience and monitor:
+        cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(patience)))
+    held = hold_metrics_for_resume(out) if ckpt_path is not None and is_main_process() else None
+    opts = dict(trainer_options or {})
+    opts.setdefault("enable_model_summary", False)
+    if max_minutes:
+        opts["max_time"] = {"minutes": float(max_minutes)}
+    trainer = L.Trainer(default_root_dir=str(out), logger=CSVLogger(str(out), name="", version=""),
+                        callbacks=cbs, accelerator=accelerator, devices=devices, fast_dev_run=fast_dev_run,
+                        enable_progress_bar=progress,
+                        max_epochs=max_epochs if max_epochs is not None else (-1 if max_steps else None),
+                        max_steps=int(max_steps) if max_steps else -1, **opts)
+    if ckpt_path is not None:
+        log.info("resuming from %s", ckpt_path)
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # the run's own files are there
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    finally:  # also after an interruption of the resumed run: the history is never lost
+        if held is not None:
+            merge_metrics(held, out / METRICS_FILE)
+    metrics = out / METRICS_FILE
+    picture = None
+    if curves and trainer.global_rank == 0 and metrics.exists():
+        try:
+            from tunesmith.plots import training_curves_png
+
+            picture = training_curves_png(metrics, out / curves, title=title or out.name)
+        except Exception as exc:  # noqa: BLE001 - a missing picture must not lose a trained model
+            log.warning("could not draw training curves (%s)", exc)
+    best = Path(ckpt_cb.best_model_path) if ckpt_cb.best_model_path else None
+    return FitResult(best=best if best and best.exists() else None, last=ckpt_dir / LAST_CHECKPOINT,
+                     metrics=metrics, curves=Path(picture) if picture else None, trainer=trainer,
+                     resumed=ckpt_path is not None)
