@@ -77,6 +77,6 @@ def test_transform_set_rejects_unknown_sections_and_resume_needs_a_run(tmp_path,
     from tunesmith.cli import main
 
     assert main(["train", "transform", "--data", str(tmp_path), "-o", str(tmp_path / "r"), "--set", "nope.x=1"]) == 1
-    assert "unknown config section(s) nope" in capsys.readouterr().err
+    assert "unknown setting nope (known: " in capsys.readouterr().err
     assert main(["train", "transform", "--data", str(tmp_path), "-o", str(tmp_path / "r"), "--resume"]) == 1
     assert "nothing to resume" in capsys.readouterr().err

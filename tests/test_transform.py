@@ -11,10 +11,12 @@ from tunesmith.notes import Note, NoteSequence
 from tunesmith.render import synthesize
 
 SR = 16000
-TINY = {
+TINY = {  # the floors, level augmentation and Griffin-Lim loss of configs/transform.yaml off: plain, fast tests
     "features": {"sr": SR, "n_fft": 512, "hop_length": 128},
-    "data": {"crop_frames": 32, "batch_size": 4, "crops_per_epoch": 8, "valid_fraction": 0.25},
-    "model": {"arch": "unet", "base_channels": 4, "depth": 2, "freq_stem": 2, "lstm_hidden": 16, "lstm_layers": 1},
+    "data": {"crop_frames": 32, "batch_size": 4, "crops_per_epoch": 8, "valid_fraction": 0.25, "random_gain_db": 0.0},
+    "model": {"arch": "unet", "base_channels": 4, "depth": 2, "freq_stem": 2, "lstm_hidden": 16, "lstm_layers": 1,
+              "input_floor_db": None},
+    "loss": {"mrstft": 0.5, "mrstft_gl_iters": 0},
     "trainer": {"max_epochs": 1, "max_minutes": 2, "accelerator": "cpu"},
     "inversion": {"method": "gl", "n_iter": 8},
 }

@@ -23,14 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.config import deep_merge
 from tunesmith.errors import CheckpointError, TunesmithError
 
 __all__ = ["DEFAULT_CONFIG", "load_config", "train_classifier", "save_classifier", "load_classifier",
            "classify_audio", "classify_files", "WindowPredictions", "write_predictions_csv"]
 
+KIND = "classifier"
+#: 0.1's ``format`` string (still read, :mod:`tunesmith.training.checkpoint`).
 CHECKPOINT_FORMAT = "tunesmith.classifier"
-CHECKPOINT_VERSION = 1
+#: The model-file format written now (:data:`tunesmith.training.FORMAT_VERSION`).
+CHECKPOINT_VERSION = 2
+#: Free-form sections: ``network`` keywords go to the network's constructor (channels, dropout, kernel, ...).
+OPEN_SECTIONS = ("network",)
 
 DEFAULT_CONFIG: dict = {
     "features": "logmel",
@@ -50,26 +54,21 @@ DEFAULT_CONFIG: dict = {
 
 
 def load_config(path: str | Path | None = None, base: dict | None = None, **overrides) -> dict:
-    """The default config, updated from a YAML file and then from non-None ``overrides``."""
-    from tunesmith.config import read_yaml_mapping
+    """The default config (or ``base``), updated from a YAML file and then from non-None ``overrides``.
 
-    cfg = copy.deepcopy(base if base is not None else DEFAULT_CONFIG)
-    if path is not None:
-        path = Path(path)
-        data = read_yaml_mapping(path)
-        unknown = set(data) - set(cfg)
-        if unknown:
-            raise TunesmithError(f"unknown settings: {', '.join(sorted(unknown))}", path)
-        cfg = deep_merge(cfg, data)
+    ``overrides`` are top-level keys or keys of ``training`` (``max_epochs=5``, ``seed=1``). Unknown keys
+    are one-line errors naming the key and the file (:func:`tunesmith.config.load_config`).
+    """
+    from tunesmith.config import load_config as load, merge_checked
+
+    cfg = load(base if base is not None else DEFAULT_CONFIG, path, open_sections=OPEN_SECTIONS)
     for k, v in overrides.items():
         if v is None:
             continue
         if k == "features" and v != cfg.get("features"):
             cfg["feature_settings"] = {}  # settings of another front end would not fit this one
-        if k in cfg.get("training", {}):
-            cfg["training"][k] = v
-        else:
-            cfg[k] = v
+        over = {"training": {k: v}} if k in cfg.get("training", {}) else {k: v}
+        cfg = merge_checked(cfg, over, open_sections=OPEN_SECTIONS)
     return cfg
 
 
@@ -82,42 +81,21 @@ def _model_config(cfg: dict, classes: list[str]) -> dict:
 
 
 def save_classifier(model, path: str | Path, extra: dict | None = None) -> Path:
-    """Write the portable checkpoint: config, classes, sample rate, front-end settings, weights."""
-    import torch
+    """Write the portable checkpoint (the one model-file format): config, classes, sample rate, front-end
+    settings, weights, and ``extra`` (training metadata, decision threshold, ...)."""
+    from tunesmith.training.checkpoint import save_model_file
 
-    from tunesmith import __version__
-    from tunesmith.io import atomic_path
-
-    payload = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
-               "tunesmith_version": __version__, "config": copy.deepcopy(model.config),
-               "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-               "extra": extra or {}}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+    return save_model_file(path, KIND, config=copy.deepcopy(model.config), state_dict=model.state_dict(),
+                           extra=extra or {})
 
 
 def load_classifier(path: str | Path, expected_classes: list[str] | None = None):
     """Load a portable checkpoint into a :class:`~tunesmith.classify.model.Classifier` (eval mode)."""
-    import torch
-
     from tunesmith.classify.model import Classifier
+    from tunesmith.training.checkpoint import load_model_file
 
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError("checkpoint not found", path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-        raise CheckpointError(f"not a readable tunesmith checkpoint ({type(exc).__name__})", path) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError("not a tunesmith classifier checkpoint", path)
-    version = payload.get("format_version")
-    if version != CHECKPOINT_VERSION:
-        raise CheckpointError(f"checkpoint format {version} (tunesmith {payload.get('tunesmith_version')}) "
-                              f"is not readable by this tunesmith (format {CHECKPOINT_VERSION})", path)
+    payload = load_model_file(path, KIND)
     try:
         model = Classifier(payload["config"])
         model.load_state_dict(payload["state_dict"])
@@ -137,34 +115,36 @@ def load_classifier(path: str | Path, expected_classes: list[str] | None = None)
 def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
                      config: str | Path | dict | None = None, features: str | None = None,
                      arch: str | None = None, max_epochs: int | None = None, seed: int | None = None,
-                     resume: bool = True, fast_dev_run: bool = False, progress: bool = True,
-                     accelerator: str = "auto"):
-    """Train the window classifier on a labelled folder; returns the path of ``classifier.pt``.
+                     resume: bool | str = True, fast_dev_run: bool = False, progress: bool = True,
+                     accelerator: str = "auto", devices="auto"):
+    """Train the window classifier on a labelled folder with :func:`tunesmith.training.fit`.
+
+    Returns the path of ``classifier.pt`` (the weights with the lowest validation loss).
 
     ``data_dir`` is one folder of label sub-folders or a list of them (the union of their
     label sub-folders, :func:`~tunesmith.classify.data.scan_labelled_folders`).
 
     ``config`` is a YAML path or a dict of settings (see :data:`DEFAULT_CONFIG`);
-    ``features``, ``arch``, ``max_epochs`` and ``seed`` override it. With
-    ``resume`` an interrupted run in ``out_dir`` continues from ``last.ckpt``.
+    ``features``, ``arch``, ``max_epochs`` and ``seed`` override it. ``resume=True`` continues an
+    interrupted run in ``out_dir`` from ``last.ckpt`` when there is one (``"require"``: there must be
+    one), with its ``metrics.csv`` history.
     """
     import lightning as L
     import torch
     import yaml
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
 
     from tunesmith.classify.data import ClassifyDataModule
     from tunesmith.classify.model import Classifier, ClassifierModule
+    from tunesmith.config import merge_checked
     from tunesmith.io import atomic_write_text
+    from tunesmith.training import fit
 
-    if isinstance(config, dict):
-        cfg = load_config(None, base=deep_merge(DEFAULT_CONFIG, config), features=features, arch=arch,
-                          max_epochs=max_epochs, seed=seed)
-    else:
-        cfg = load_config(config, features=features, arch=arch, max_epochs=max_epochs, seed=seed)
+    base = merge_checked(DEFAULT_CONFIG, config, open_sections=OPEN_SECTIONS) if isinstance(config, dict) else None
+    cfg = load_config(None if isinstance(config, dict) else config, base=base, features=features, arch=arch,
+                      max_epochs=max_epochs, seed=seed)
     tr = cfg["training"]
     out_dir = Path(out_dir)
+    fit_resume = {"require": True, True: "auto"}.get(resume, False)
     out_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(tr["seed"], workers=True, verbose=False)
 
@@ -182,42 +162,17 @@ def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
     atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
 
     has_val = len(dm.val_set) > 0
-    monitor = "val_loss" if has_val else "train_loss"
-    best_cb = ModelCheckpoint(dirpath=out_dir, filename="best", monitor=monitor, mode="min",
-                              save_last=True, save_top_k=1)
-    callbacks = [best_cb]
-    if has_val and tr.get("patience"):
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=int(tr["patience"]), mode="min"))
-    logger = CSVLogger(str(out_dir), name="", version="")
-    trainer = L.Trainer(max_epochs=tr["max_epochs"], accelerator=accelerator, devices=1, logger=logger,
-                        callbacks=callbacks, enable_progress_bar=progress, fast_dev_run=fast_dev_run,
-                        deterministic="warn", log_every_n_steps=1, enable_model_summary=False)
-    last = out_dir / "last.ckpt"
-    ckpt_path = str(last) if resume and last.exists() and not fast_dev_run else None
-    if ckpt_path:
-        import logging
-
-        logging.getLogger(__name__).info("resuming from %s", last)
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
-
-    best = best_cb.best_model_path
-    if best and Path(best).exists() and not fast_dev_run:
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
+    result = fit(module, dm, out_dir, max_epochs=tr["max_epochs"], accelerator=accelerator,
+                 devices=1 if devices == "auto" else devices, resume=fit_resume, fast_dev_run=fast_dev_run,
+                 monitor="val_loss" if has_val else "train_loss",
+                 patience=tr.get("patience") if has_val else None, progress=progress,
+                 trainer_options={"deterministic": "warn", "log_every_n_steps": 1},
+                 curves="curves.png", title="classifier")
+    if result.best is not None and not fast_dev_run:
+        module.load_state_dict(torch.load(result.best, map_location="cpu", weights_only=False)["state_dict"])
     model = module.model.cpu().eval()
-    path = save_classifier(model, out_dir / "classifier.pt",
+    return save_classifier(model, out_dir / "classifier.pt",
                            extra={"train_files": len(dm.train_set.files), "classes": dm.classes})
-    metrics = out_dir / "metrics.csv"
-    if metrics.exists():
-        try:
-            from tunesmith.plots import training_curves_png
-
-            training_curves_png(metrics, out_dir / "curves.png", title="classifier")
-        except Exception as exc:  # noqa: BLE001 - a missing picture must not lose the trained model
-            import logging
-
-            logging.getLogger(__name__).warning("could not draw training curves (%s)", exc)
-    return path
 
 
 @dataclass

@@ -84,10 +84,7 @@ def run_convert(args) -> int:
 
 
 def run_train(args) -> int:
-    from pathlib import Path
-
     from tunesmith.cli.common import print_settings
-    from tunesmith.errors import TunesmithError
     from tunesmith.transform.training import load_config, train
 
     from tunesmith.config import deep_merge, parse_overrides
@@ -111,9 +108,7 @@ def run_train(args) -> int:
                                        "output": cfg["model"]["output"], "n_fft": cfg["features"]["n_fft"],
                                        "hop_length": cfg["features"]["hop_length"],
                                        "max_minutes": cfg["trainer"]["max_minutes"], "out_dir": args.out_dir})
-    if args.resume == "require" and not (Path(args.out_dir) / "checkpoints" / "last.ckpt").exists():
-        raise TunesmithError("nothing to resume: no checkpoints/last.ckpt in the run folder", args.out_dir)
-    path = train(args.data, cfg, out_dir=args.out_dir, resume=bool(args.resume), fast_dev_run=args.fast_dev_run,
+    path = train(args.data, cfg, out_dir=args.out_dir, resume=args.resume, fast_dev_run=args.fast_dev_run,
                  export_to=args.export)
     print(path)
     return 0

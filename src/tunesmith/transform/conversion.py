@@ -61,7 +61,7 @@ class Converter:
     def __init__(self, checkpoint=None, *, inversion: str | None = None, n_iter: int | None = None,
                  momentum: float | None = None, chunk_s: float = 10.0, context_s: float = 1.5,
                  crossfade_s: float = 0.5, device: str = "cpu"):
-        from tunesmith.transform.training import load_checkpoint
+        from tunesmith.transform.training import DEFAULT_CONFIG, load_checkpoint
 
         self.module = checkpoint if isinstance(checkpoint, torch.nn.Module) else load_checkpoint(checkpoint)
         self.module.to(device).eval()
@@ -69,7 +69,7 @@ class Converter:
         self.inversion = inversion or inv.get("method", "gl")
         if self.inversion not in INVERSIONS:
             raise TunesmithError(f"inversion must be one of {', '.join(INVERSIONS)}, got {self.inversion!r}")
-        self.n_iter = int(inv.get("n_iter", 64) if n_iter is None else n_iter)
+        self.n_iter = int(inv.get("n_iter", DEFAULT_CONFIG["inversion"]["n_iter"]) if n_iter is None else n_iter)
         if self.n_iter < 0:
             raise TunesmithError(f"iterations must be >= 0, got {self.n_iter}")
         self.momentum = float(inv.get("momentum", 0.99) if momentum is None else momentum)

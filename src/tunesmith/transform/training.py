@@ -25,35 +25,36 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_CONFIG", "load_config", "train", "export_checkpoint", "load_checkpoint",
            "build_module", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "default_checkpoint"]
 
+KIND = "transform"
+#: 0.1's ``format`` string (still read, :mod:`tunesmith.training.checkpoint`).
 CHECKPOINT_FORMAT = "tunesmith-transform"
-#: Bumped whenever the saved layout or the meaning of a field changes.
-CHECKPOINT_VERSION = 1
+#: The model-file format written now (:data:`tunesmith.training.FORMAT_VERSION`).
+CHECKPOINT_VERSION = 2
 
+#: The built-in settings: the same values as ``configs/transform.yaml`` (a test keeps the two equal).
 DEFAULT_CONFIG: dict = {
     "features": {"sr": 22050, "n_fft": 2048, "hop_length": 512},
     "data": {"crop_frames": 64, "batch_size": 8, "crops_per_epoch": 256, "valid_fraction": 0.1,
              "align": False, "max_lag_ms": 75.0, "max_length_diff_s": 0.25, "seed": 0,
-             "random_gain_db": 0.0},
+             "random_gain_db": 12.0},
     "model": {"arch": "unet", "output": "residual", "base_channels": 8, "depth": 4, "freq_stem": 4,
-              "lstm_hidden": 256, "lstm_layers": 2, "input_floor_db": None},
-    "loss": {"l1_db": 1.0, "mrstft": 0.5, "mrstft_gl_iters": 0, "adversarial": 0.05, "top_db": 80.0},
+              "lstm_hidden": 256, "lstm_layers": 2, "input_floor_std": 2.0, "input_floor_db": -80.0,
+              "disc_channels": 16},
+    "loss": {"l1_db": 1.0, "mrstft": 2.0, "mrstft_gl_iters": 4, "adversarial": 0.05, "top_db": 80.0},
     "optim": {"lr": 2e-3, "weight_decay": 0.0, "schedule": "constant", "min_lr_factor": 0.02},
     "trainer": {"max_epochs": 1000, "max_minutes": 30, "accelerator": "auto", "devices": 1, "threads": 0},
-    "inversion": {"method": "gl", "n_iter": 64, "momentum": 0.99},
+    "inversion": {"method": "gl", "n_iter": 4, "momentum": 0.99},
 }
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
-    """Defaults, then the YAML file at ``path``, then ``overrides`` (nested dicts), merged in that order."""
-    from tunesmith.config import check_known, read_yaml_mapping
+def load_config(path: str | Path | None = None, overrides: dict | list[str] | None = None) -> dict:
+    """Defaults <- the YAML file at ``path`` <- ``overrides`` (nested dicts or ``section.key=value`` strings).
 
-    cfg = DEFAULT_CONFIG
-    if path is not None:
-        loaded = read_yaml_mapping(path)
-        check_known(loaded, DEFAULT_CONFIG, path=path)
-        cfg = deep_merge(cfg, loaded)
-    check_known(overrides or {}, DEFAULT_CONFIG)
-    return deep_merge(cfg, overrides or {})
+    Unknown keys are one-line errors (:func:`tunesmith.config.load_config`).
+    """
+    from tunesmith.config import load_config as load
+
+    return load(DEFAULT_CONFIG, path, overrides)
 
 
 def build_module(config: dict):
@@ -67,17 +68,12 @@ def build_module(config: dict):
 
 
 def export_checkpoint(module, path: str | Path) -> Path:
-    """Write the inference checkpoint (generator weights + normaliser + config) atomically."""
-    from tunesmith import __version__
-    from tunesmith.io import atomic_path
+    """Write the inference checkpoint (generator weights + normaliser + config) atomically, the one format."""
+    from tunesmith.training.checkpoint import save_model_file
 
-    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items() if not k.startswith("discriminator.")}
-    payload = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
-               "tunesmith_version": __version__, "config": module.config,
-               "sr": int(module.config["features"]["sr"]), "state_dict": state}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    state = {k: v for k, v in module.state_dict().items() if not k.startswith("discriminator.")}
+    return save_model_file(path, KIND, config=module.config, state_dict=state,
+                           sr=int(module.config["features"]["sr"]))
 
 
 def default_checkpoint() -> Path:
@@ -89,22 +85,14 @@ def default_checkpoint() -> Path:
 
 def load_checkpoint(path: str | Path | None = None, map_location: str = "cpu"):
     """Load an exported checkpoint into an eval-mode TransformModule; clear CheckpointError on problems."""
+    from tunesmith.training.checkpoint import load_model_file
+
     path = Path(path) if path is not None else default_checkpoint()
-    if not path.is_file():
-        raise CheckpointError("no such checkpoint", path)
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"not a readable tunesmith checkpoint ({str(exc).splitlines()[0][:120]})", path) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        kind = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(f"not a transform checkpoint (format {kind!r}); train one with "
-                              f"'tunesmith train transform'", path)
-    if payload.get("format_version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"checkpoint format {payload.get('format_version')} written by tunesmith "
-                              f"{payload.get('tunesmith_version')} is not supported by this version "
-                              f"(needs format {CHECKPOINT_VERSION}); retrain it", path)
-    config = deep_merge(DEFAULT_CONFIG, payload["config"])
+    payload = load_model_file(path, KIND, map_location=map_location,
+                              hint="; train one with 'tunesmith train transform'")
+    # only the file's own settings (a key it lacks keeps the meaning it had when it was written: the
+    # module's fallback, not today's DEFAULT_CONFIG)
+    config = deep_merge({"features": DEFAULT_CONFIG["features"], "model": {"arch": "unet"}}, payload["config"])
     config["model"] = dict(config["model"], arch="unet" if config["model"]["arch"] == "gan" else config["model"]["arch"])
     module = build_module(config)
     try:
@@ -130,8 +118,8 @@ def _fit_normalizer(module, dm, max_pairs: int = 200) -> None:
 
 
 def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir: str | Path = "runs/transform",
-          resume: bool = True, fast_dev_run: bool = False, quiet: bool = False, export_to: str | Path | None = None,
-          init_from: str | Path | None = None, **overrides) -> Path:
+          resume: bool | str = True, fast_dev_run: bool = False, quiet: bool = False,
+          export_to: str | Path | None = None, init_from: str | Path | None = None, **overrides) -> Path:
     """Train a transformation model on the pair folder (or CSV) ``data``; return the exported checkpoint path.
 
     Parameters
@@ -139,7 +127,8 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     data : folder with ``input/`` and ``output/`` (same file names) or a CSV of pairs.
     config : a config dict, a YAML path, or ``None`` for the defaults.
     out_dir : run folder (config, Lightning checkpoints, metrics, curves, ``transform.pt``).
-    resume : continue from ``out_dir/checkpoints/last.ckpt`` when it exists.
+    resume : ``True`` continues from ``out_dir/checkpoints/last.ckpt`` when it exists, ``"require"``
+        insists on it (a one-line error when there is none), ``False`` starts afresh.
     fast_dev_run : one batch of training and validation (a smoke test).
     export_to : also copy the exported checkpoint there.
     init_from : start from the weights (and normaliser) of this exported checkpoint (fine-tuning); its
@@ -148,16 +137,21 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     """
     import lightning as L
     import yaml
-    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.callbacks import TQDMProgressBar
 
+    from tunesmith.config import merge_checked
     from tunesmith.io import atomic_write_text
-    from tunesmith.plots import training_curves_png
+    from tunesmith.training import fit
+    from tunesmith.training.fit import resume_path
     from tunesmith.transform.data import PairDataModule
 
-    cfg = deep_merge(DEFAULT_CONFIG, config) if isinstance(config, dict) else load_config(config)
-    cfg = deep_merge(cfg, overrides)
+    cfg = merge_checked(DEFAULT_CONFIG, config) if isinstance(config, dict) else load_config(config)
+    cfg = merge_checked(cfg, overrides)
     out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    fit_resume = {"require": True, True: "auto"}.get(resume, False)
+    if fit_resume is True and not fast_dev_run:
+        resume_path(ckpt_dir, True)      # a one-line error before the pairs are read
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     tr, feat, d = cfg["trainer"], cfg["features"], cfg["data"]
@@ -175,37 +169,18 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
     _fit_normalizer(module, dm)
     if init_from is not None:
         module.load_state_dict(load_checkpoint(init_from).state_dict())
-    ckpt_dir = out / "checkpoints"
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss" if dm.valid_pairs else "train_loss",
-                           mode="min", save_last=True, save_top_k=1)
-    max_minutes = float(tr.get("max_minutes") or 0)
-    trainer = L.Trainer(
-        max_epochs=int(tr.get("max_epochs", 1000)),
-        max_time={"minutes": max_minutes} if max_minutes > 0 else None,
-        accelerator=tr.get("accelerator", "auto"), devices=tr.get("devices", 1),
-        logger=CSVLogger(str(out), name="", version=""),
-        callbacks=[best] + ([] if quiet else [TQDMProgressBar(refresh_rate=5)]),
-        reload_dataloaders_every_n_epochs=1, fast_dev_run=fast_dev_run,
-        enable_progress_bar=not quiet, enable_model_summary=not quiet, log_every_n_steps=5,
-        num_sanity_val_steps=0, deterministic=False,
-    )
-    last = ckpt_dir / "last.ckpt"
-    ckpt_path = str(last) if resume and last.exists() and not fast_dev_run else None
-    if ckpt_path and not quiet:
-        log.info("resuming from %s", last)
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
-    best_path = best.best_model_path
-    if best_path and Path(best_path).exists() and not fast_dev_run:
-        state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
+    result = fit(module, dm, out, ckpt_dir=ckpt_dir, max_epochs=int(tr.get("max_epochs", 1000)),
+                 max_minutes=float(tr.get("max_minutes") or 0), accelerator=tr.get("accelerator", "auto"),
+                 devices=tr.get("devices", 1), resume=fit_resume, fast_dev_run=fast_dev_run,
+                 monitor="val_loss" if dm.valid_pairs else "train_loss", progress=not quiet,
+                 callbacks=[] if quiet else [TQDMProgressBar(refresh_rate=5)],
+                 trainer_options={"reload_dataloaders_every_n_epochs": 1, "enable_model_summary": not quiet,
+                                  "log_every_n_steps": 5, "num_sanity_val_steps": 0, "deterministic": False},
+                 curves="curves.png", title=f"transform ({cfg['model']['arch']})")
+    if result.best is not None and not fast_dev_run:
+        module.load_state_dict(torch.load(result.best, map_location="cpu", weights_only=False)["state_dict"])
     module.cpu().eval()
     exported = export_checkpoint(module, out / "transform.pt")
     if export_to:
         export_checkpoint(module, export_to)
-    metrics = out / "metrics.csv"
-    if metrics.exists():
-        try:
-            training_curves_png(metrics, out / "curves.png", title=f"transform ({cfg['model']['arch']})")
-        except Exception as exc:  # a plotting hiccup must not lose a trained model
-            log.warning("could not draw curves (%s)", exc)
     return exported
