@@ -140,14 +140,16 @@ def register_train(train_sub) -> None:
         description="Train the transcription CNN. Without --data, renders synthetic training clips (FluidSynth, "
                     "augmented; see configs/transcriber.yaml) into OUT_DIR/clips.npz first; with --data, trains on "
                     "a folder of recordings with reference .csv/.mid files of the same stem. Writes "
-                    "OUT_DIR/transcriber.pt (use it with transcribe --checkpoint), last.pt, metrics.csv and "
+                    "OUT_DIR/transcriber.pt (use it with transcribe --checkpoint), last.ckpt, best.ckpt, metrics.csv and "
                     "training_curves.png.")
     t.add_argument("--data", default=None, metavar="DIR", help="recordings + reference notes (default: synthetic)")
     t.add_argument("--config", default=None, metavar="YAML", help="settings (default: configs/transcriber.yaml)")
     from tunesmith.cli.common import add_output
 
     add_output(t, default="runs/transcriber", help="run folder")
-    t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt with its history (a larger --max-steps extends the run)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.ckpt with its history (a larger --max-steps extends the run)")
+    t.add_argument("--accelerator", default=None, help="shortcut for trainer.accelerator (cpu, gpu, auto; default cpu)")
+    t.add_argument("--devices", default=None, help="shortcut for trainer.devices")
     t.add_argument("--max-steps", type=int, default=None, help="shortcut for trainer.max_steps=N")
     t.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint, or 'shipped' for the packaged model (trainer.init)")
     t.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
@@ -167,6 +169,9 @@ def run_train(args) -> int:
         overrides.append(f"trainer.max_steps={args.max_steps}")
     if args.init:
         overrides.append(f"trainer.init={args.init}")
+    for flag in ("accelerator", "devices"):
+        if getattr(args, flag) is not None:
+            overrides.append(f"trainer.{flag}={getattr(args, flag)}")
     cfg = load_config(args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None), overrides)
     out = Path(args.out_dir)
     print_settings("train transcriber", {"data": args.data or "synthetic", "out_dir": out,

@@ -281,7 +281,7 @@ def estimate_tuning(y: np.ndarray, sr: int, max_seconds: float = 30.0, fmin: flo
 
 
 # ----------------------------------------------------------------------------- checkpoints
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 1         # 0.1's transcriber format_version (still read; tunesmith.training.checkpoint)
 DEFAULT_CHECKPOINT = "transcriber.pt"
 
 
@@ -312,23 +312,17 @@ def load_model(path=None) -> TranscriberNet:
     from pathlib import Path
 
     from tunesmith.errors import CheckpointError
+    from tunesmith.training.checkpoint import load_model_file
 
     path = Path(path) if path else default_checkpoint_path()
     key = str(path.resolve()) if path.exists() else str(path)
     if key in _MODEL_CACHE:
         return _MODEL_CACHE[key]
-    if not path.is_file():
-        raise CheckpointError("transcriber checkpoint not found (set TUNESMITH_MODEL_TRANSCRIBER or pass model=)", path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad checkpoint
-        raise CheckpointError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != "tunesmith-transcriber":
-        raise CheckpointError("not a tunesmith transcriber checkpoint", path)
-    if ckpt.get("format_version") != CHECKPOINT_FORMAT or ckpt.get("front_end") != front_end_settings():
+    ckpt = load_model_file(path, "transcriber", hint=" (set TUNESMITH_MODEL_TRANSCRIBER or pass model=)")
+    if ckpt.get("front_end") != front_end_settings():
         raise CheckpointError(f"checkpoint made by tunesmith {ckpt.get('tunesmith_version')} with other "
                               "front-end settings; retrain it with tunesmith train transcriber", path)
-    net = TranscriberNet(**ckpt["model_config"])
+    net = TranscriberNet(**ckpt["config"])
     try:
         net.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:

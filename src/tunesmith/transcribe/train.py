@@ -16,17 +16,16 @@ Gaussian of 10 ms around each note's start / end). Loss: cross-entropy on the pi
 binary cross-entropy on onsets (positive weight 4) and offsets (weight 2, loss weight 0.5).
 AdamW with a one-cycle learning rate over ``trainer.max_steps`` steps of random 5.1 s crops.
 
-Run folder ``out_dir``: ``clips.npz`` (the rendered data, reused), ``last.pt`` (model, optimiser,
-schedule and step: ``--resume`` continues from it with its history; a larger ``max_steps``
-extends it), ``metrics.csv``,
-``training_curves.png`` and ``transcriber.pt`` (the inference checkpoint, the format
-:func:`tunesmith.transcribe.pitch.load_model` reads, weights only).
+Training runs on the shared harness (:func:`tunesmith.training.fit`; the LightningModule and
+DataModule are in :mod:`tunesmith.transcribe.module`). Run folder ``out_dir``: ``clips.npz`` (the
+rendered data, reused), ``last.ckpt`` and ``best.ckpt`` (model, optimiser, schedule and step:
+``--resume`` continues from ``last.ckpt`` with its history; a larger ``max_steps`` extends it),
+``metrics.csv``, ``training_curves.png`` and ``transcriber.pt`` (the inference checkpoint in the
+one model-file format, :func:`tunesmith.transcribe.pitch.load_model` reads it, weights only).
 """
 from __future__ import annotations
 
-import csv
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,33 +48,18 @@ CROP_MARGIN = 8
 
 
 # ----------------------------------------------------------------------------- config
+#: ``trainer`` also takes any ``lightning.Trainer`` option (accelerator, devices, precision, ...).
+OPEN_SECTIONS = ("trainer",)
+
+
 def load_config(path=None, overrides=()) -> dict:
-    """The built-in settings, updated by the YAML file ``path`` and ``'section.key=value'`` overrides."""
-    import copy
+    """The built-in settings <- the YAML file ``path`` <- ``'section.key=value'`` overrides.
 
-    import yaml
+    Unknown keys are one-line errors naming the key and the file (:func:`tunesmith.config.load_config`).
+    """
+    from tunesmith.config import load_config as load
 
-    from tunesmith.errors import TunesmithError
-
-    cfg = copy.deepcopy(BUILTIN_CONFIG)
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise TunesmithError("config file not found", p)
-        loaded = yaml.safe_load(p.read_text()) or {}
-        for section, values in loaded.items():
-            if isinstance(values, dict) and isinstance(cfg.get(section), dict):
-                cfg[section].update(values)
-            else:
-                cfg[section] = values
-    for item in overrides:
-        key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        if "=" not in item or not name or section not in cfg or not isinstance(cfg[section], dict):
-            raise TunesmithError(f"override {item!r}: give section.key=value (sections: "
-                                 f"{', '.join(k for k, v in cfg.items() if isinstance(v, dict))})")
-        cfg[section][name] = yaml.safe_load(value)
-    return cfg
+    return load(BUILTIN_CONFIG, path, list(overrides or []), open_sections=OPEN_SECTIONS)
 
 
 # ----------------------------------------------------------------------------- data
@@ -301,155 +285,66 @@ def frame_targets(notes: np.ndarray, start_s: float, n_frames: int):
 
 # ----------------------------------------------------------------------------- training
 def save_checkpoint(net, path: Path, step: int) -> Path:
-    """The inference checkpoint (plain dict of tensors and numbers; ``weights_only=True`` loads it)."""
-    import torch
-
-    from tunesmith import __version__
-    from tunesmith.io import atomic_path
+    """The inference checkpoint in the one model-file format (``weights_only=True`` loads it)."""
+    from tunesmith.training.checkpoint import save_model_file
     from tunesmith.transcribe import pitch
 
-    ckpt = {"format": "tunesmith-transcriber", "format_version": pitch.CHECKPOINT_FORMAT,
-            "tunesmith_version": __version__, "model_config": dict(net.config), "front_end": pitch.front_end_settings(),
-            "train_steps": step, "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
-    return path
+    return save_model_file(path, "transcriber", config=dict(net.config), state_dict=net.state_dict(),
+                           front_end=pitch.front_end_settings(), train_steps=int(step))
+
+
+#: ``trainer`` keys the recipe reads itself; the rest go to ``lightning.Trainer``.
+RECIPE_TRAINER_KEYS = ("max_steps", "eval_every", "threads", "init", "accelerator", "devices")
 
 
 def train_transcriber(clips: Path, out_dir, cfg: dict, *, resume: bool = False, progress=None) -> Path:
-    """Train (or, with ``resume``, continue) on a clip file; returns the path of ``out_dir/transcriber.pt``."""
-    import torch
-    import torch.nn.functional as F
+    """Train (or, with ``resume``, continue) on a clip file with :func:`tunesmith.training.fit`.
 
-    from tunesmith.errors import CheckpointError
-    from tunesmith.io import atomic_path, atomic_write_text
-    from tunesmith.transcribe.pitch import HOP_LENGTH, SR, HarmonicFrontEnd, TranscriberNet
+    Returns the path of ``out_dir/transcriber.pt`` (the weights with the lowest validation loss, or
+    the last ones without validation clips). ``resume`` continues ``out_dir/last.ckpt`` (weights,
+    optimiser, one-cycle schedule, step, and the ``metrics.csv`` history); a larger
+    ``trainer.max_steps`` extends the run. ``progress(row)`` is called with each metrics row.
+    """
+    import torch
+
+    from tunesmith.training import fit
+    from tunesmith.training.checkpoint import load_model_file
+    from tunesmith.training.fit import resume_path
+    from tunesmith.transcribe.module import ClipDataModule, TranscriberModule
+    from tunesmith.transcribe.pitch import TranscriberNet
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     opt_cfg, tr = cfg["optim"], cfg["trainer"]
+    last = resume_path(out_dir, True) if resume else None
+    out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(tr.get("threads") or 1))
     torch.manual_seed(cfg["seed"])
-    rng = np.random.default_rng(cfg["seed"])
-    d = np.load(clips)
-    starts = np.concatenate([[0], np.cumsum(d["lengths"])])
-    nstarts = np.concatenate([[0], np.cumsum(d["n_notes"])])
-    n = len(d["lengths"])
-    idx = rng.permutation(n)
-    n_val = min(int(cfg["data"]["val_clips"]), max(1, n // 5)) if n > 1 else 0
-    val_ids, train_ids = idx[:n_val], idx[n_val:] if n > n_val else idx
-    audio_all, notes_all = d["audio"], d["notes"]
-    fe = HarmonicFrontEnd()
+    dm = ClipDataModule(clips, seed=cfg["seed"], val_clips=int(cfg["data"]["val_clips"]),
+                        batch=int(opt_cfg["batch"]), crop_frames=int(opt_cfg["crop_frames"]))
     net = TranscriberNet(**cfg["model"])
-    if tr.get("init") and not resume:
+    max_steps = int(tr["max_steps"])
+    if last is not None:        # the network's size and the schedule's length come from the run
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        net = TranscriberNet(**state["config"])
+        max_steps = max(max_steps, int(state["max_steps"]))
+    elif tr.get("init"):
         from tunesmith import models
 
         # "shipped" names the packaged model, wherever tunesmith is installed
-        init_path = models.path("transcriber") if tr["init"] == "shipped" else tr["init"]
-        init = torch.load(init_path, map_location="cpu", weights_only=True)
-        net = TranscriberNet(**init["model_config"])
+        init = load_model_file(models.path("transcriber") if tr["init"] == "shipped" else tr["init"], "transcriber")
+        net = TranscriberNet(**init["config"])
         net.load_state_dict(init["state_dict"])
-    crop, batch, max_steps = int(opt_cfg["crop_frames"]), int(opt_cfg["batch"]), int(tr["max_steps"])
-    opt = torch.optim.AdamW(net.parameters(), lr=float(opt_cfg["lr"]), weight_decay=float(opt_cfg["weight_decay"]))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(opt_cfg["lr"]), total_steps=max_steps + 1,
-                                                pct_start=float(opt_cfg["pct_start"]))
-    step, rows = 0, []
-    last = out_dir / "last.pt"
-    metrics_path = out_dir / "metrics.csv"
-    if resume:
-        if not last.is_file():
-            raise CheckpointError("nothing to resume (no last.pt in the run folder)", last)
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        net = TranscriberNet(**state["model_config"])
-        net.load_state_dict(state["state_dict"])
-        opt = torch.optim.AdamW(net.parameters(), lr=float(opt_cfg["lr"]), weight_decay=float(opt_cfg["weight_decay"]))
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        max_steps = max(max_steps, int(state["total_steps"]))    # a larger max_steps extends the run
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(opt_cfg["lr"]), total_steps=max_steps + 1,
-                                                    pct_start=float(opt_cfg["pct_start"]))
-        sched.load_state_dict(state["scheduler"])
-        sched.total_steps = max_steps + 1
-        rng = np.random.default_rng(cfg["seed"] + step)
-        if metrics_path.exists():
-            rows = list(csv.DictReader(metrics_path.read_text().splitlines()))
-
-    def sample(i, rng):
-        y = audio_all[starts[i]:starts[i + 1]].astype(np.float32) / 32767
-        notes = notes_all[nstarts[i]:nstarts[i + 1]]
-        n_fr = crop + 2 * CROP_MARGIN
-        total = len(y) // HOP_LENGTH
-        f0 = int(rng.integers(-CROP_MARGIN, max(-CROP_MARGIN + 1, total - crop - CROP_MARGIN)))
-        a = f0 * HOP_LENGTH
-        seg = np.zeros(n_fr * HOP_LENGTH, dtype=np.float32)
-        lo, hi = max(0, a), min(len(y), a + len(seg))
-        if hi > lo:
-            seg[lo - a:hi - a] = y[lo:hi]
-        return (seg, *frame_targets(notes, (f0 + CROP_MARGIN) * HOP_LENGTH / SR, crop))
-
-    def make_batch(ids, rng):
-        items = [sample(int(i), rng) for i in ids]
-        with torch.no_grad():
-            spec, bands, _ = fe(torch.from_numpy(np.stack([it[0] for it in items])))
-        sl = slice(CROP_MARGIN, CROP_MARGIN + crop)
-        return (spec[:, :, sl], bands[:, :, sl], *(torch.from_numpy(np.stack([it[k] for it in items]))
-                                                   for k in (1, 2, 3)))
-
-    def loss_fn(out, cls, on, off):
-        pl, ol, fl = out
-        l_p = F.cross_entropy(pl, cls, ignore_index=-100)
-        l_on = F.binary_cross_entropy_with_logits(ol, on, pos_weight=torch.tensor(4.0))
-        l_off = F.binary_cross_entropy_with_logits(fl, off, pos_weight=torch.tensor(2.0))
-        return l_p + l_on + 0.5 * l_off, l_p.item()
-
-    vrng = np.random.default_rng(1)
-    val_batches = [make_batch(val_ids[k:k + 8], vrng) for k in range(0, len(val_ids), 8)]
-    t0 = time.time()
-    while step < max_steps:
-        net.train()
-        b = make_batch(rng.choice(train_ids, batch), rng)
-        loss, l_p = loss_fn(net(b[0], b[1]), *b[2:])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        sched.step()
-        step += 1
-        if step % int(tr["eval_every"]) == 0 or step == max_steps:
-            net.eval()
-            vl, hit, cnt = [], 0, 0
-            with torch.no_grad():
-                for vb in val_batches:
-                    o = net(vb[0], vb[1])
-                    vl.append(loss_fn(o, *vb[2:])[0].item())
-                    m = vb[2] >= 0
-                    hit += (o[0].argmax(1)[m] == vb[2][m]).sum().item()
-                    cnt += m.sum().item()
-            rows.append({"step": step, "train_loss": round(loss.item(), 4), "train_pitch": round(l_p, 4),
-                         "val_loss": round(float(np.mean(vl)), 4) if vl else "",
-                         "val_frame_acc": round(hit / max(1, cnt), 4) if cnt else "",
-                         "elapsed_s": round(time.time() - t0, 1)})
-            atomic_write_text(metrics_path, _csv_text(rows))
-            with atomic_path(last) as tmp:
-                torch.save({"model_config": dict(net.config), "state_dict": net.state_dict(),
-                            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
-                            "total_steps": max_steps}, tmp)
-            save_checkpoint(net, out_dir / "transcriber.pt", step)
-            if progress:
-                progress(rows[-1])
-    if rows:
-        from tunesmith.plots import training_curves_png
-
-        training_curves_png(metrics_path, out_dir / "training_curves.png", title="transcriber")
-    return out_dir / "transcriber.pt"
-
-
-def _csv_text(rows) -> str:
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[-1]))
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    module = TranscriberModule(net, lr=float(opt_cfg["lr"]), weight_decay=float(opt_cfg["weight_decay"]),
+                               pct_start=float(opt_cfg["pct_start"]), max_steps=max_steps, progress=progress)
+    options = {k: v for k, v in tr.items() if k not in RECIPE_TRAINER_KEYS}
+    options = {"val_check_interval": int(tr["eval_every"]), "check_val_every_n_epoch": None,
+               "gradient_clip_val": 5.0, "num_sanity_val_steps": 0, "log_every_n_steps": int(tr["eval_every"]),
+               **options}
+    result = fit(module, dm, out_dir, max_steps=max_steps, accelerator=tr.get("accelerator", "cpu"),
+                 devices=tr.get("devices", 1), resume=bool(resume), monitor="val_loss" if dm.val_batches else None,
+                 progress=progress is None, trainer_options=options,
+                 title="transcriber")
+    best = result.best if result.best is not None else result.last
+    if best.is_file():
+        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    return save_checkpoint(module.net.cpu(), out_dir / "transcriber.pt", module.global_step)
