@@ -1,7 +1,6 @@
 """Every shipped ``configs/*.yaml`` loads and runs one ``fast_dev_run`` batch of training with its model.
 
-The transcriber's config (if any) is tested with the transcriber. A config file that is added without a
-runner here fails ``test_every_config_has_a_runner``.
+A config file that is added without a runner here fails ``test_every_config_has_a_runner``.
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ SR = 16000
 COMPOSER = ("composer.yaml", "composer-demo.yaml")
 TRANSFORM = ("transform.yaml", "transform-demo.yaml")
 CLASSIFIER = ("classifier.yaml", "voices.yaml")
-ELSEWHERE = ("transcriber.yaml",)   # tested by the transcriber's own tests
+TRANSCRIBER = ("transcriber.yaml",)
 
 
 def _tones(seed: int, seconds: float, sr: int = SR) -> np.ndarray:
@@ -36,7 +35,7 @@ def _tones(seed: int, seconds: float, sr: int = SR) -> np.ndarray:
 
 
 def test_every_config_has_a_runner():
-    assert set(CONFIGS) <= set(COMPOSER + TRANSFORM + CLASSIFIER + ELSEWHERE), CONFIGS
+    assert set(CONFIGS) <= set(COMPOSER + TRANSFORM + CLASSIFIER + TRANSCRIBER), CONFIGS
 
 
 @pytest.mark.parametrize("name", COMPOSER)
@@ -80,4 +79,19 @@ def test_classifier_config_fast_dev_run(name, tmp_path):
             sf.write(tmp_path / "data" / label / f"s{i}.wav", audio, SR)
     path = train_classifier(tmp_path / "data", tmp_path / "run", config=ROOT / "configs" / name,
                             fast_dev_run=True, progress=False)
+    assert Path(path).is_file()
+
+
+@pytest.mark.parametrize("name", TRANSCRIBER)
+def test_transcriber_config_fast_dev_run(name, tmp_path):
+    from tunesmith.notes import Note, NoteSequence, note_sequence_to_csv
+    from tunesmith.transcribe.train import clips_from_folder, load_config, train_transcriber
+
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    for i in range(2):
+        sf.write(takes / f"t{i}.wav", _tones(i, 2.0), SR)
+        note_sequence_to_csv(NoteSequence([Note(60.0 + i, 0.1, 0.6, 90)]), takes / f"t{i}.csv")
+    cfg = load_config(ROOT / "configs" / name, ["trainer.fast_dev_run=true", "optim.batch=2"])
+    path = train_transcriber(clips_from_folder(takes, tmp_path / "clips.npz"), tmp_path / "run", cfg)
     assert Path(path).is_file()

@@ -98,6 +98,8 @@ def fit(module, data, out_dir: str | Path, *, max_epochs: int | None = None, max
 
     from tunesmith.training.history import METRICS_FILE, hold_metrics_for_resume, merge_metrics
 
+    opts = dict(trainer_options or {})
+    fast_dev_run = fast_dev_run or opts.pop("fast_dev_run", False)
     out = Path(out_dir)
     ckpt_dir = Path(ckpt_dir) if ckpt_dir is not None else out
     ckpt_path = None if fast_dev_run else resume_path(ckpt_dir, resume)
@@ -108,7 +110,6 @@ def fit(module, data, out_dir: str | Path, *, max_epochs: int | None = None, max
     if patience and monitor:
         cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(patience)))
     held = hold_metrics_for_resume(out) if ckpt_path is not None and is_main_process() else None
-    opts = dict(trainer_options or {})
     opts.setdefault("enable_model_summary", False)
     if max_minutes:
         opts["max_time"] = {"minutes": float(max_minutes)}
