@@ -60,12 +60,14 @@ def test_python_dash_m_tunesmith_is_the_cli():
 def test_train_verbs_share_set_accelerator_devices_resume_and_max_epochs():
     from tunesmith.config import parse_overrides
 
-    for model in ("composer", "transform"):
+    for model in ("composer", "transform", "classifier", "transcriber"):
+        limit = "--max-steps" if model == "transcriber" else "--max-epochs"
         args = build_parser().parse_args(["train", model, "--data", "d", "-o", "r", "--set", "trainer.max_epochs=3",
                                           "model.x=[1, 2]", "--accelerator", "cpu", "--devices", "1",
-                                          "--max-epochs", "2", "--resume"])
+                                          limit, "2", "--resume", "--config", "c.yaml"])
         assert args.overrides == ["trainer.max_epochs=3", "model.x=[1, 2]"] and args.out_dir == "r"
-        assert args.accelerator == "cpu" and args.devices == "1" and args.max_epochs == 2 and args.resume
+        assert args.accelerator == "cpu" and args.devices == "1" and args.resume is True and args.config == "c.yaml"
+        assert getattr(args, limit[2:].replace("-", "_")) == 2
     assert parse_overrides(["a.b=3", "a.c=[0, 1]", "d=null", "a.b=4"]) == {"a": {"b": 4, "c": [0, 1]}, "d": None}
     from tunesmith.errors import TunesmithError
 

@@ -116,7 +116,7 @@ def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
                      config: str | Path | dict | None = None, features: str | None = None,
                      arch: str | None = None, max_epochs: int | None = None, seed: int | None = None,
                      resume: bool | str = True, fast_dev_run: bool = False, progress: bool = True,
-                     accelerator: str = "auto", devices="auto"):
+                     accelerator: str = "auto", devices="auto", overrides: list[str] | None = None):
     """Train the window classifier on a labelled folder with :func:`tunesmith.training.fit`.
 
     Returns the path of ``classifier.pt`` (the weights with the lowest validation loss).
@@ -125,7 +125,8 @@ def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
     label sub-folders, :func:`~tunesmith.classify.data.scan_labelled_folders`).
 
     ``config`` is a YAML path or a dict of settings (see :data:`DEFAULT_CONFIG`);
-    ``features``, ``arch``, ``max_epochs`` and ``seed`` override it. ``resume=True`` continues an
+    ``features``, ``arch``, ``max_epochs`` and ``seed`` override it, then ``overrides``
+    (``section.key=value`` strings, e.g. ``training.lr=0.001``). ``resume=True`` continues an
     interrupted run in ``out_dir`` from ``last.ckpt`` when there is one (``"require"``: there must be
     one), with its ``metrics.csv`` history.
     """
@@ -142,6 +143,10 @@ def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
     base = merge_checked(DEFAULT_CONFIG, config, open_sections=OPEN_SECTIONS) if isinstance(config, dict) else None
     cfg = load_config(None if isinstance(config, dict) else config, base=base, features=features, arch=arch,
                       max_epochs=max_epochs, seed=seed)
+    if overrides:
+        from tunesmith.config import load_config as load
+
+        cfg = load(cfg, None, overrides, open_sections=OPEN_SECTIONS)
     tr = cfg["training"]
     out_dir = Path(out_dir)
     fit_resume = {"require": True, True: "auto"}.get(resume, False)
@@ -163,7 +168,8 @@ def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
 
     has_val = len(dm.val_set) > 0
     result = fit(module, dm, out_dir, max_epochs=tr["max_epochs"], accelerator=accelerator,
-                 devices=1 if devices == "auto" else devices, resume=fit_resume, fast_dev_run=fast_dev_run,
+                 devices=1 if devices == "auto" else (int(devices) if str(devices).isdigit() else devices),
+                 resume=fit_resume, fast_dev_run=fast_dev_run,
                  monitor="val_loss" if has_val else "train_loss",
                  patience=tr.get("patience") if has_val else None, progress=progress,
                  trainer_options={"deterministic": "warn", "log_every_n_steps": 1},

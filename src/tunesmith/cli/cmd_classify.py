@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from tunesmith.cli.common import add_output
+from tunesmith.cli.common import add_output, add_train_flags
 
 from tunesmith.features.registry import ALL_REPRESENTATIONS, FEATURE_KINDS  # torch-free
 
@@ -81,13 +81,13 @@ def register_train(train_sub) -> None:
                              description="Train a small CNN on windows of a folder whose sub-folders are the labels.")
     p.add_argument("--data", required=True, nargs="+",
                    help="folder(s) whose sub-folders are the labels (several: the union of their labels)")
+    add_train_flags(p, default_out="runs/classifier", auto_resume=True, example="training.lr=0.001 window_s=2",
+                    out_help="checkpoints, config, log and curves go here",
+                    config_help="YAML config (default: the built-in settings, the same values as "
+                                "configs/classifier.yaml)")
     p.add_argument("--features", choices=FEATURE_KINDS, default=None, help="representation (default from config: logmel)")
     p.add_argument("--arch", choices=("cnn2d", "cnn1d"), default=None, help="network (default from config: cnn2d)")
-    p.add_argument("--config", default=None, help="YAML config (see configs/classifier.yaml)")
-    p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
-    add_output(p, default="runs/classifier", help="checkpoints, config, log and curves go here")
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if out-dir holds last.ckpt")
     p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
     p.set_defaults(func=run_train)
 
@@ -185,8 +185,10 @@ def run_export(args) -> int:
 def run_train(args) -> int:
     from tunesmith.classify.train import train_classifier
 
-    path = train_classifier(_data_folders(args.data), args.out_dir, config=args.config, features=args.features, arch=args.arch,
-                            max_epochs=args.max_epochs, seed=args.seed, resume=not args.no_resume,
-                            fast_dev_run=args.fast_dev_run)
+    path = train_classifier(_data_folders(args.data), args.out_dir, config=args.config, features=args.features,
+                            arch=args.arch, max_epochs=args.max_epochs, seed=args.seed,
+                            resume={True: "require", "auto": True}.get(args.resume, False),
+                            fast_dev_run=args.fast_dev_run, accelerator=args.accelerator or "auto",
+                            devices=args.devices or "auto", overrides=args.overrides)
     print(f"tunesmith: wrote {path}", file=sys.stderr)
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from tunesmith.cli.common import add_output
+from tunesmith.cli.common import add_output, add_train_flags
 
 DEFAULT_CHECKPOINT = "composer-chorales.pt"
 
@@ -63,34 +63,23 @@ def register_train(train_sub) -> None:
     t.add_argument("--data", required=True, metavar="DIR", nargs="+", help="folder(s) or files of songs")
     t.add_argument("--valid-data", default=None, metavar="DIR", nargs="+",
                    help="explicit validation songs (default: hold out a share of --data by song)")
-    t.add_argument("--config", default=None, metavar="YAML",
-                   help="configuration (default: the built-in tunesmith.compose.train.DEFAULTS, the same values "
-                        "as configs/composer.yaml, the shipped model's recipe)")
-    add_output(t, default="runs/composer",
-               help="run folder: checkpoints, config, metrics.csv, training_curves.png")
-    t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.ckpt")
-    t.add_argument("--max-epochs", type=int, default=None, help="shortcut for trainer.max_epochs=N")
-    t.add_argument("--devices", default=None, help="shortcut for trainer.devices")
-    t.add_argument("--accelerator", default=None, help="shortcut for trainer.accelerator (cpu, gpu, auto)")
+    add_train_flags(t, default_out="runs/composer", out_help="run folder: checkpoints, config, metrics.csv, "
+                    "training_curves.png", example="model.hidden=512 optim.lr=0.001 trainer.max_epochs=5",
+                    config_help="configuration (default: the built-in tunesmith.compose.train.DEFAULTS, the same "
+                                "values as configs/composer.yaml, the shipped model's recipe)")
     t.add_argument("--strategy", default=None, help="shortcut for trainer.strategy (e.g. ddp)")
     t.add_argument("--precision", default=None, help="shortcut for trainer.precision (e.g. bf16-mixed)")
     t.add_argument("--transpose", default=None, metavar="LO,HI",
                    help="random transposition range in semitones, e.g. -5,6 (data.transpose)")
-    t.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="any setting, e.g. model.hidden=512 optim.lr=0.001 trainer.max_epochs=5")
     t.set_defaults(func=run_train)
 
 
 def run_train(args) -> int:
-    from tunesmith.cli.common import print_settings
+    from tunesmith.cli.common import print_settings, train_overrides
     from tunesmith.compose.train import load_config, train_composer
 
-    overrides = list(args.overrides)
-    for flag, key in (("max_epochs", "trainer.max_epochs"), ("devices", "trainer.devices"),
-                      ("accelerator", "trainer.accelerator"), ("strategy", "trainer.strategy"),
-                      ("precision", "trainer.precision")):
-        if getattr(args, flag) is not None:
-            overrides.append(f"{key}={getattr(args, flag)}")
+    overrides = train_overrides(args, {k: f"trainer.{k}" for k in ("max_epochs", "devices", "accelerator",
+                                                                     "strategy", "precision")})
     if args.transpose:
         overrides.append(f"data.transpose=[{args.transpose}]")
     cfg = load_config(args.config, overrides)

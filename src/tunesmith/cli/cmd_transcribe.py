@@ -135,43 +135,31 @@ def run_evaluate(args) -> int:
 
 
 def register_train(train_sub) -> None:
+    from tunesmith.cli.common import add_train_flags
+
     t = train_sub.add_parser(
         "transcriber", help="train the transcriber's frame model (synthetic renders, or your own recordings)",
         description="Train the transcription CNN. Without --data, renders synthetic training clips (FluidSynth, "
                     "augmented; see configs/transcriber.yaml) into OUT_DIR/clips.npz first; with --data, trains on "
                     "a folder of recordings with reference .csv/.mid files of the same stem. Writes "
-                    "OUT_DIR/transcriber.pt (use it with transcribe --checkpoint), last.ckpt, best.ckpt, metrics.csv and "
-                    "training_curves.png.")
+                    "OUT_DIR/transcriber.pt (use it with transcribe --checkpoint), last.ckpt, best.ckpt, "
+                    "metrics.csv and training_curves.png.")
     t.add_argument("--data", default=None, metavar="DIR", help="recordings + reference notes (default: synthetic)")
-    t.add_argument("--config", default=None, metavar="YAML", help="settings (default: configs/transcriber.yaml)")
-    from tunesmith.cli.common import add_output
-
-    add_output(t, default="runs/transcriber", help="run folder")
-    t.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.ckpt with its history (a larger --max-steps extends the run)")
-    t.add_argument("--accelerator", default=None, help="shortcut for trainer.accelerator (cpu, gpu, auto; default cpu)")
-    t.add_argument("--devices", default=None, help="shortcut for trainer.devices")
-    t.add_argument("--max-steps", type=int, default=None, help="shortcut for trainer.max_steps=N")
+    add_train_flags(t, default_out="runs/transcriber", out_help="run folder", limit="steps",
+                    example="data.clips=200 optim.lr=0.001",
+                    config_help="settings (default: configs/transcriber.yaml, the same values as the built-in ones)")
     t.add_argument("--init", default=None, metavar="CKPT", help="start from this checkpoint, or 'shipped' for the packaged model (trainer.init)")
-    t.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="any setting, e.g. data.clips=200 optim.lr=0.001")
     t.set_defaults(func=run_train)
 
 
 def run_train(args) -> int:
     from pathlib import Path
 
-    from tunesmith.cli.common import print_settings
+    from tunesmith.cli.common import print_settings, train_overrides
     from tunesmith.transcribe.train import (DEFAULT_CONFIG, clips_from_folder, load_config, make_clips,
                                             train_transcriber)
 
-    overrides = list(args.overrides)
-    if args.max_steps is not None:
-        overrides.append(f"trainer.max_steps={args.max_steps}")
-    if args.init:
-        overrides.append(f"trainer.init={args.init}")
-    for flag in ("accelerator", "devices"):
-        if getattr(args, flag) is not None:
-            overrides.append(f"trainer.{flag}={getattr(args, flag)}")
+    overrides = train_overrides(args, {k: f"trainer.{k}" for k in ("max_steps", "init", "accelerator", "devices")})
     cfg = load_config(args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None), overrides)
     out = Path(args.out_dir)
     print_settings("train transcriber", {"data": args.data or "synthetic", "out_dir": out,

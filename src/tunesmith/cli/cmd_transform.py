@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from tunesmith.cli.common import add_common_output, add_output
+from tunesmith.cli.common import add_common_output, add_train_flags
 
 CONVERT_HELP = "convert sounds with a trained transformation model (e.g. piano -> violin)"
 
@@ -39,23 +39,14 @@ def register_train(train_subparsers) -> None:
                     "pairs are listed and skipped. Resumes from OUT_DIR/checkpoints/last.ckpt when present.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", required=True, metavar="DIR", help="pair folder or pair CSV")
-    p.add_argument("--config", default=None, metavar="YAML", help="config file (e.g. configs/transform.yaml)")
-    add_output(p, default="runs/transform",
-               help="run folder: config, checkpoints, metrics.csv, curves.png, transform.pt")
+    add_train_flags(p, default_out="runs/transform", auto_resume=True,
+                    out_help="run folder: config, checkpoints, metrics.csv, curves.png, transform.pt",
+                    example="model.base_channels=16 optim.lr=0.001 trainer.max_minutes=5")
     p.add_argument("--arch", choices=["unet", "lstm", "gan"], default=None, help="model variant (overrides config)")
     p.add_argument("--max-minutes", type=float, default=None, help="training time budget (overrides config)")
-    p.add_argument("--max-epochs", type=int, default=None, help="epoch limit (overrides config)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (overrides config)")
     p.add_argument("--align", action="store_true", default=None,
                    help="remove a constant input/output offset instead of skipping offset pairs")
-    p.add_argument("--resume", dest="resume", action="store_const", const="require", default=True,
-                   help="continue from OUT_DIR/checkpoints/last.ckpt (an error when there is none; without this "
-                        "flag a run also continues when last.ckpt exists)")
-    p.add_argument("--no-resume", dest="resume", action="store_false", help="start from scratch")
-    p.add_argument("--accelerator", default=None, help="shortcut for trainer.accelerator (cpu, gpu, auto)")
-    p.add_argument("--devices", default=None, help="shortcut for trainer.devices")
-    p.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="any setting, e.g. model.base_channels=16 optim.lr=0.001 trainer.max_minutes=5")
     p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
     p.add_argument("--export", default=None, metavar="PATH", help="also write the exported model here")
     p.set_defaults(func=run_train)
@@ -84,31 +75,19 @@ def run_convert(args) -> int:
 
 
 def run_train(args) -> int:
-    from tunesmith.cli.common import print_settings
+    from tunesmith.cli.common import print_settings, train_overrides
     from tunesmith.transform.training import load_config, train
 
-    from tunesmith.config import deep_merge, parse_overrides
-
-    overrides: dict = {"model": {}, "trainer": {}, "data": {}}
-    if args.arch:
-        overrides["model"]["arch"] = args.arch
-    if args.max_minutes is not None:
-        overrides["trainer"]["max_minutes"] = args.max_minutes
-    if args.max_epochs is not None:
-        overrides["trainer"]["max_epochs"] = args.max_epochs
-    if args.batch_size is not None:
-        overrides["data"]["batch_size"] = args.batch_size
-    if args.align:
-        overrides["data"]["align"] = True
-    for flag in ("accelerator", "devices"):
-        if getattr(args, flag) is not None:
-            overrides["trainer"][flag] = getattr(args, flag)
-    cfg = load_config(args.config, deep_merge(overrides, parse_overrides(args.overrides)))
+    overrides = train_overrides(args, {"arch": "model.arch", "max_minutes": "trainer.max_minutes",
+                                       "max_epochs": "trainer.max_epochs", "batch_size": "data.batch_size",
+                                       "align": "data.align", "accelerator": "trainer.accelerator",
+                                       "devices": "trainer.devices"})
+    cfg = load_config(args.config, overrides)
     print_settings("train transform", {"data": args.data, "arch": cfg["model"]["arch"],
                                        "output": cfg["model"]["output"], "n_fft": cfg["features"]["n_fft"],
                                        "hop_length": cfg["features"]["hop_length"],
                                        "max_minutes": cfg["trainer"]["max_minutes"], "out_dir": args.out_dir})
-    path = train(args.data, cfg, out_dir=args.out_dir, resume=args.resume, fast_dev_run=args.fast_dev_run,
-                 export_to=args.export)
+    path = train(args.data, cfg, out_dir=args.out_dir, resume={True: "require", "auto": True}.get(args.resume, False),
+                 fast_dev_run=args.fast_dev_run, export_to=args.export)
     print(path)
     return 0

@@ -13,7 +13,7 @@ from tunesmith.batch import BatchResult, iter_inputs, run_batch
 from tunesmith.errors import TunesmithError
 
 __all__ = ["BatchResult", "iter_inputs", "run_batch", "say", "add_output", "add_checkpoint", "add_common_output",
-           "parse_range", "print_settings", "show_library_log"]
+           "parse_range", "print_settings", "show_library_log", "add_train_flags", "train_overrides"]
 LOG_PREFIX = "tunesmith: "
 
 
@@ -99,3 +99,39 @@ def print_settings(title: str, settings: dict, file=None) -> None:
     """Print the effective values of a command's knobs (one line, stderr by default)."""
     parts = ", ".join(f"{k}={v}" for k, v in settings.items())
     print(f"{title}: {parts}", file=file or sys.stderr)
+
+
+def add_train_flags(parser, *, default_out: str, out_help: str, limit: str = "epochs", auto_resume: bool = False,
+                    example: str = "optim.lr=0.001", config_help: str | None = None) -> None:
+    """The flags every ``tunesmith train <model>`` shares (one spelling each).
+
+    ``--config``, ``-o/--output``, ``--resume`` (continue ``last.ckpt``; an error when there is none),
+    ``--max-epochs`` or ``--max-steps`` (``limit``), ``--accelerator``, ``--devices`` and
+    ``--set section.key=value``. With ``auto_resume`` a run also continues by itself when the run
+    folder holds ``last.ckpt``, and ``--no-resume`` starts afresh.
+    """
+    parser.add_argument("--config", default=None, metavar="YAML", help=config_help or "settings file (default: the "
+                        "built-in settings, the same values as the model's configs/*.yaml)")
+    add_output(parser, default=default_out, help=out_help)
+    auto = " (without it a run also continues when last.ckpt is there)" if auto_resume else ""
+    parser.add_argument("--resume", action="store_const", const=True, default="auto" if auto_resume else False,
+                        help=f"continue OUT_DIR's last checkpoint with its metric history; an error when there is "
+                             f"none{auto}")
+    if auto_resume:
+        parser.add_argument("--no-resume", dest="resume", action="store_const", const=False, help="start afresh")
+    flag = "--max-steps" if limit == "steps" else "--max-epochs"
+    parser.add_argument(flag, type=int, default=None, metavar="N", help=f"train at most N {limit} (overrides the config)")
+    parser.add_argument("--accelerator", default=None, help="Lightning accelerator: cpu, gpu, auto (overrides the config)")
+    parser.add_argument("--devices", default=None, help="Lightning devices, e.g. 1 or 2 (overrides the config)")
+    parser.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                        help=f"any setting as section.key=value, e.g. {example}")
+
+
+def train_overrides(args, flags: dict[str, str]) -> list[str]:
+    """``args.overrides`` plus ``key=value`` for each flag in ``flags`` (attribute -> dotted key) that is set."""
+    out = list(args.overrides)
+    for attr, key in flags.items():
+        value = getattr(args, attr, None)
+        if value is not None and value is not False:
+            out.append(f"{key}={value}")
+    return out
