@@ -329,13 +329,17 @@ def _frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
     return torch.cat(out).float()
 
 
-def _fit_standardiser(train):
-    """Per-bin mean and standard deviation ``(1, bins, 1)`` of training features ``(n, bins, frames)``."""
-    return train.mean(dim=(0, 2), keepdim=True), train.std(dim=(0, 2), keepdim=True).clamp_min(1e-5)
+def fit_standardiser(train):
+    """Per-bin mean and sample standard deviation ``(1, bins, 1)`` of training features ``(n, bins, frames)``
+    (the one normaliser, :class:`tunesmith.features.Normalizer`, with ``ddof=1`` and a 1e-5 floor)."""
+    from tunesmith.features.normalize import Normalizer
+
+    norm = Normalizer(train.shape[1], std_floor=1e-5, ddof=1).fit(train[i:i + 256] for i in range(0, len(train), 256))
+    return norm.mean[None, :, None].to(train.dtype), norm.std[None, :, None].to(train.dtype)
 
 
 def _standardise(train, *others, stats=None):
-    mean, std = stats if stats is not None else _fit_standardiser(train)
+    mean, std = stats if stats is not None else fit_standardiser(train)
     return [(t - mean) / std for t in (train, *others)]
 
 
@@ -556,7 +560,7 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
                     aug = None
                     if rep in CNN_KINDS:
                         ftr = features_of(rep)[tr]
-                        stats = _fit_standardiser(ftr)
+                        stats = fit_standardiser(ftr)
                         xtr, xte = _standardise(ftr, features_of(rep)[te], stats=stats)
                         if augment:  # a level change of g dB moves a standardised dB row by g / std
                             freq_rows, db_rows = augment_rows(rep, ftr.shape[1])

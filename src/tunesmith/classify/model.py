@@ -16,6 +16,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from tunesmith.features import registry
+from tunesmith.features.normalize import Normalizer
 
 try:  # Lightning is only needed for training
     import lightning as L
@@ -207,37 +208,13 @@ class LogMelStats(nn.Module):
         return torch.cat([mel, self.stats(x), hum, self.quality(x)[..., :mel.shape[-1]]], dim=1)
 
 
-class BinNorm(nn.Module):
-    """Per-bin standardisation ``(x - mean[f]) / std[f]`` with statistics fitted on training features.
-
-    Statistics are buffers, so they travel with the model's state dict.
-    """
+class BinNorm(Normalizer):
+    """Per-bin standardisation ``(x - mean[f]) / std[f]``: the one normaliser (:class:`tunesmith.features.Normalizer`)
+    with the classifier's settings (population std floored at :data:`STD_FLOOR`, no ``eps``, only ``mean`` and
+    ``std`` in the state dict, as in every classifier checkpoint)."""
 
     def __init__(self, n_bins: int):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(n_bins))
-        self.register_buffer("std", torch.ones(n_bins))
-
-    @torch.no_grad()
-    def fit(self, batches) -> "BinNorm":
-        """Fit on an iterable of ``(batch, n_bins, frames)`` tensors (streaming sums, float64)."""
-        s = s2 = None
-        n = 0
-        for b in batches:
-            b = b.double()
-            bs, b2 = b.sum(dim=(0, 2)), (b * b).sum(dim=(0, 2))
-            s, s2 = (bs, b2) if s is None else (s + bs, s2 + b2)
-            n += b.shape[0] * b.shape[2]
-        if n == 0:
-            return self
-        mean = s / n
-        var = (s2 / n - mean * mean).clamp_min(0.0)
-        self.mean.copy_(mean.float())
-        self.std.copy_(var.sqrt().clamp_min(STD_FLOOR).float())
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean[:, None]) / self.std[:, None]
+        super().__init__(n_bins, eps=0.0, std_floor=STD_FLOOR, keep_sums=False)
 
 
 def _block2d(cin: int, cout: int) -> nn.Sequential:
