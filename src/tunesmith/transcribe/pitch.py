@@ -101,8 +101,9 @@ class HarmonicFrontEnd(nn.Module):
     ``forward`` returns ``(spec, bands, power)``: the log-frequency log-magnitude
     spectrum, the log band energies of the short STFT, and the frame power
     ``mean(x**2)`` estimated from the short STFT (for loudness / velocity).
-    The STFTs are centred (``center=True``, zero padding), so frame ``i`` is
-    centred on sample ``i * HOP_LENGTH``.
+    Both STFTs are the shared :class:`tunesmith.features.Spectrogram` (power 2,
+    periodic Hann). They are centred (``center=True``, zero padding), so frame ``i``
+    is centred on sample ``i * HOP_LENGTH``.
     """
 
     # rows up to about 7.8 kHz (just under Nyquist); harmonic_stack pads above
@@ -110,7 +111,13 @@ class HarmonicFrontEnd(nn.Module):
 
     def __init__(self, a4_hz: float = 440.0):
         super().__init__()
-        self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
+        from tunesmith.features import Spectrogram
+
+        # the shared STFT (tunesmith.features), with torch's float32 periodic Hann window
+        self.stft_long = Spectrogram(n_fft=N_FFT, hop_length=HOP_LENGTH, power=2.0, center=True,
+                                     pad_mode="constant", window=torch.hann_window(N_FFT).numpy())
+        self.stft_short = Spectrogram(n_fft=N_FFT_SHORT, hop_length=HOP_LENGTH, power=2.0, center=True,
+                                      pad_mode="constant", window=torch.hann_window(N_FFT_SHORT).numpy())
         self.register_buffer("window_short", torch.hann_window(N_FFT_SHORT), persistent=False)
         self.register_buffer("bands_fb", band_filterbank(SR, N_FFT_SHORT), persistent=False)
         self.set_tuning(a4_hz)
@@ -119,26 +126,18 @@ class HarmonicFrontEnd(nn.Module):
         """Re-centre the log-frequency grid on the reference ``a4_hz``."""
         self.a4_hz = float(a4_hz)
         fb = log_frequency_filterbank(SR, N_FFT, SPEC_MIDI_LOW, self.n_spec, BINS_PER_SEMITONE, a4_hz)
-        self.register_buffer("spec_fb", fb.to(self.window.device), persistent=False)
+        self.register_buffer("spec_fb", fb.to(self.window_short.device), persistent=False)
 
     def forward(self, y: torch.Tensor):
         if y.dim() == 1:
             y = y[None]
-        X = _power(torch.stft(y, N_FFT, HOP_LENGTH, window=self.window, center=True, pad_mode="constant",
-                              return_complex=True))
+        X = self.stft_long(y)                                       # |X|^2, (batch, 1 + N_FFT // 2, frames)
         spec = (torch.log(torch.matmul(self.spec_fb, X) + LOG_EPS) - SPEC_SHIFT) / SPEC_SCALE
-        Xs = _power(torch.stft(y, N_FFT_SHORT, HOP_LENGTH, window=self.window_short, center=True,
-                               pad_mode="constant", return_complex=True))
+        Xs = self.stft_short(y)
         bands = (torch.log(torch.matmul(self.bands_fb, Xs) + LOG_EPS) - SPEC_SHIFT) / SPEC_SCALE
         # Parseval: sum |X|^2 = N * sum (w x)^2 for the one-sided spectrum (approximately x2)
         power = (2 * Xs.sum(1) - Xs[:, 0]) / (N_FFT_SHORT * self.window_short.pow(2).sum())
         return spec, bands, power
-
-
-def _power(X: torch.Tensor) -> torch.Tensor:
-    """``|X|**2`` of a complex tensor (faster than ``abs`` on CPU)."""
-    r = torch.view_as_real(X)
-    return r[..., 0].square() + r[..., 1].square()
 
 
 def harmonic_stack(spec: torch.Tensor) -> torch.Tensor:
