@@ -150,3 +150,46 @@ def test_score_gives_one_row_per_tune_of_a_book(book):
     assert len(rows) == N_TUNES and overall["melodies"] == N_TUNES
     assert failed == {str(book.parent / "aird#7 Nothing here"): "no notes"}
     assert all(0 < r["bits_per_note"] < 8 for r in rows)
+
+
+def test_a_humdrum_opus_gives_both_pieces_named_file_index_title(tmp_path):
+    """A kern file holding two pieces (music21 reads it as an Opus) gives both, in order, each named."""
+    path = tmp_path / "two.krn"
+    path.write_text("!!!OTL: First tune\n**kern\n*M4/4\n=1\n4c\n4d\n4e\n4f\n=\n*-\n"
+                    "!!!OTL: Second tune\n**kern\n*M4/4\n=1\n4g\n4a\n4b\n4cc\n=\n*-\n")
+    pieces = load_pieces(path)
+    assert [s.name for s in pieces.sequences] == ["two#1 First tune", "two#2 Second tune"]
+    assert [[n.pitch for n in s.notes] for s in pieces.sequences] == [[60, 62, 64, 65], [67, 69, 71, 72]]
+    assert not pieces.skipped
+
+
+def test_a_music21_opus_written_as_musicxml_reads_back_as_both_scores(tmp_path):
+    """MusicXML has no opus container: music21 writes a two-score Opus as one file per score, and each reads
+    back as its piece with its title."""
+    from music21 import metadata, note, stream
+
+    opus = stream.Opus()
+    for title, names in (("First tune", "C4 D4 E4"), ("Second tune", "G4 A4 B4")):
+        score, part = stream.Score(), stream.Part()
+        score.metadata = metadata.Metadata(title=title)
+        for name in names.split():
+            part.append(note.Note(name, quarterLength=1))
+        score.insert(0, part)
+        opus.append(score)
+    opus.write("musicxml", fp=str(tmp_path / "opus.musicxml"))
+    files = sorted(tmp_path.glob("opus-*.musicxml"))
+    assert [f.name for f in files] == ["opus-1.musicxml", "opus-2.musicxml"]
+    pieces = [load_pieces(f) for f in files]
+    assert [[n.pitch for n in p.sequences[0].notes] for p in pieces] == [[60, 62, 64], [67, 69, 71]]
+    assert [len(p.sequences) for p in pieces] == [1, 1]
+
+
+def test_score_on_only_bad_files_prints_one_line_and_no_empty_table(tmp_path, capsys):
+    from tunesmith.cli import main
+
+    bad = tmp_path / "broken.mid"
+    bad.write_bytes(b"MThd junk")
+    assert main(["score", str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""                                       # no table header without rows
+    assert "broken.mid" in err

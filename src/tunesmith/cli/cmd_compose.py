@@ -131,7 +131,7 @@ def run_score(args) -> int:
     if args.json:
         print(json.dumps({"files": [{k: v for k, v in s.items() if not k.endswith("_total")} for s in per_file],
                           "overall": overall, "failed": failed}, indent=2))
-    else:
+    elif per_file:   # no table at all when every file failed (each already said why, one line each)
         width = max([len(str(s["name"])) for s in per_file] + [4])
         print(f"{'file':<{width}}  notes  bits/note  bits/event")
         for s in per_file:
