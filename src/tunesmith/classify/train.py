@@ -174,8 +174,8 @@ def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
                  patience=tr.get("patience") if has_val else None, progress=progress,
                  trainer_options={"deterministic": "warn", "log_every_n_steps": 1},
                  curves="curves.png", title="classifier")
-    if result.best is not None and not fast_dev_run:
-        module.load_state_dict(torch.load(result.best, map_location="cpu", weights_only=False)["state_dict"])
+    if not fast_dev_run:
+        result.load_best(module)
     model = module.model.cpu().eval()
     return save_classifier(model, out_dir / "classifier.pt",
                            extra={"train_files": len(dm.train_set.files), "classes": dm.classes})

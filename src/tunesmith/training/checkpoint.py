@@ -73,9 +73,10 @@ def _legacy(ckpt: dict) -> dict | None:
                "config": info.pop("model", {}), "state_dict": ckpt.get("state_dict", {})}
         out["meta"] = info                       # key_normalize, time_signature, tempo, ..., config (the recipe)
         return out
-    kind = LEGACY_FORMATS.get(ckpt.get("format"))
-    if kind is None:
+    legacy_kind = LEGACY_FORMATS.get(str(ckpt.get("format")))
+    if legacy_kind is None:
         return None
+    kind = legacy_kind
     out = {k: v for k, v in ckpt.items() if k != "format"}
     if ckpt.get("format_version") != LEGACY_VERSION:
         out["format_version"] = ("unknown", ckpt.get("format_version"))

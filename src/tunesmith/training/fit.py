@@ -39,6 +39,18 @@ class FitResult:
     trainer: object
     resumed: bool
 
+    def load_best(self, module) -> Path | None:
+        """Load the weights of ``best.ckpt`` (else ``last.ckpt``) into ``module`` (``weights_only=True``).
+
+        Returns the file it read, or ``None`` when the run left no checkpoint (``fast_dev_run``).
+        """
+        import torch
+
+        path = self.best if self.best is not None else (self.last if self.last.is_file() else None)
+        if path is not None:
+            module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
+        return path
+
 
 def is_main_process() -> bool:
     """True in the launching process (rank 0); DDP worker processes get a non-zero rank in the environment."""

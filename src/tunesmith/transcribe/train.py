@@ -344,7 +344,5 @@ def train_transcriber(clips: Path, out_dir, cfg: dict, *, resume: bool = False, 
                  devices=tr.get("devices", 1), resume=bool(resume), monitor="val_loss" if dm.val_batches else None,
                  progress=progress is None, trainer_options=options,
                  title="transcriber")
-    best = result.best if result.best is not None else result.last
-    if best.is_file():
-        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    result.load_best(module)
     return save_checkpoint(module.net.cpu(), out_dir / "transcriber.pt", module.global_step)

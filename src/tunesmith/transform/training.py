@@ -177,8 +177,8 @@ def train(data: str | Path, config: dict | str | Path | None = None, *, out_dir:
                  trainer_options={"reload_dataloaders_every_n_epochs": 1, "enable_model_summary": not quiet,
                                   "log_every_n_steps": 5, "num_sanity_val_steps": 0, "deterministic": False},
                  curves="curves.png", title=f"transform ({cfg['model']['arch']})")
-    if result.best is not None and not fast_dev_run:
-        module.load_state_dict(torch.load(result.best, map_location="cpu", weights_only=False)["state_dict"])
+    if not fast_dev_run:
+        result.load_best(module)
     module.cpu().eval()
     exported = export_checkpoint(module, out / "transform.pt")
     if export_to:
