@@ -244,3 +244,30 @@ def test_transcriber_on_the_harness_learns_and_resumes_its_step_count_and_histor
     assert [int(r["step"]) for r in rows] == [5, 10, 15, 20, 25, 27]          # continued, and the last step is scored
     assert torch.load(out / "last.ckpt", weights_only=True)["global_step"] == 27
     assert torch.load(out / "transcriber.pt", weights_only=True)["kind"] == "transcriber"
+
+
+def test_constructor_defaults_equal_the_models_defaults_dict():
+    """A section's keys are keyword arguments of a constructor; where the constructor has its own default, it is the
+    defaults dict's value (the issue's composer batch 32 vs 16 disagreement, and the like, are gone)."""
+    import inspect
+
+    from tunesmith.compose.data import ComposerDataModule
+    from tunesmith.compose.model import ComposerModule, MelodyLSTM
+    from tunesmith.compose.train import DEFAULTS
+    from tunesmith.transcribe.pitch import TranscriberNet
+    from tunesmith.transcribe.train import BUILTIN_CONFIG
+    from tunesmith.transform.data import PairDataModule
+    from tunesmith.transform.training import DEFAULT_CONFIG
+
+    pairs = [(MelodyLSTM, DEFAULTS["model"]), (ComposerModule, DEFAULTS["optim"]), (ComposerDataModule, DEFAULTS["data"]),
+             (PairDataModule, DEFAULT_CONFIG["data"]), (PairDataModule, DEFAULT_CONFIG["features"]),
+             (TranscriberNet, BUILTIN_CONFIG["model"])]
+    checked = 0
+    for cls, section in pairs:
+        params = inspect.signature(cls.__init__).parameters
+        for key, value in section.items():
+            if key in params and params[key].default is not inspect.Parameter.empty:
+                default = params[key].default
+                assert (list(default) if isinstance(default, tuple) else default) == value, (cls.__name__, key)
+                checked += 1
+    assert checked >= 20

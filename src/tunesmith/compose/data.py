@@ -409,7 +409,7 @@ class ComposerDataModule(L.LightningDataModule):
     """
 
     def __init__(self, data=None, valid_data=None, *, valid_fraction: float = 0.1, track: int | None = None,
-                 key_normalize: bool = True, transpose=(0, 0), seq_len: int = 256, batch_size: int = 32,
+                 key_normalize: bool = True, transpose=(0, 0), seq_len: int = 256, batch_size: int = 16,
                  cache_dir: str | None = None, workers: int | None = None, num_workers: int = 0):
         super().__init__()
         if data is None:

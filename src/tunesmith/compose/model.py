@@ -107,7 +107,7 @@ class ComposerModule(L.LightningModule):
     """
 
     def __init__(self, model: nn.Module, lr: float = 2e-3, weight_decay: float = 1e-4,
-                 lr_schedule: str = "plateau", duration_weight: float = 1.0, plateau_patience: int = 2):
+                 lr_schedule: str = "plateau", duration_weight: float = 1.0, plateau_patience: int = 3):
         super().__init__()
         self.model = model
         self.save_hyperparameters(ignore=["model"])

@@ -3,6 +3,10 @@
 Every verb that has a default model finds it through :func:`path`, so a wheel
 installed anywhere (not only a source checkout) runs on its own models.
 
+Every file is read by :func:`tunesmith.training.load_model_file` (the one model-file format: ``kind``,
+``format_version``, ``tunesmith_version``, ``config``, ``state_dict``); the files shipped here are still
+in tunesmith 0.1's layouts, which it also reads.
+
 Overrides follow one scheme: the environment variable ``TUNESMITH_MODEL_<NAME>``
 (``NAME`` upper-cased, e.g. ``TUNESMITH_MODEL_TRANSCRIBER=/data/my.pt``) names a
 checkpoint file that replaces the shipped one. The spellings used before 0.2

@@ -257,7 +257,7 @@ try:  # Lightning is a runtime dependency; the guard keeps this module importabl
         """
 
         def __init__(self, source, *, sr: int = 22050, n_fft: int = 2048, hop_length: int = 512,
-                     crop_frames: int = 64, batch_size: int = 16, crops_per_epoch: int = 512,
+                     crop_frames: int = 64, batch_size: int = 8, crops_per_epoch: int = 256,
                      valid_fraction: float = 0.1, align: bool = False, max_lag_ms: float = 75.0,
                      max_length_diff_s: float = 0.25, top_db: float = 80.0, num_workers: int = 0,
                      seed: int = 0, quiet: bool = False):
