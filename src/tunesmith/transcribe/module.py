@@ -116,6 +116,10 @@ class ClipDataModule(L.LightningDataModule):
                                                    for k in (1, 2, 3)))
 
     def train_dataloader(self):
+        # Lightning asks for the loader after restoring a resumed run's step and prefetches from it before
+        # ``on_train_start``: this is where the stream of a run that starts at step k is chosen
+        trainer = getattr(self, "trainer", None)
+        self.reseed(int(trainer.global_step) if trainer is not None else 0)
         return torch.utils.data.DataLoader(_EndlessBatches(self), batch_size=None)
 
     def val_dataloader(self):
@@ -148,14 +152,11 @@ class TranscriberModule(L.LightningModule):
         return self.net(spec, bands)
 
     def on_train_start(self) -> None:
-        """Extend a resumed schedule to ``max_steps`` and continue the crops' random stream."""
+        """Extend a resumed schedule to ``max_steps`` (the crops' stream is continued by the DataModule)."""
         self._t0 = time.time()
         sched = self.lr_schedulers()
         if sched is not None:
             sched.total_steps = self.max_steps + 1
-        dm = getattr(self.trainer, "datamodule", None)
-        if dm is not None and hasattr(dm, "reseed"):
-            dm.reseed(self.global_step)
 
     def training_step(self, batch, batch_idx):
         loss, l_p = transcriber_loss(self.net(batch[0], batch[1]), *batch[2:])
