@@ -316,8 +316,10 @@ def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0, features: str
     sources = sorted({r["source"] for r in rows})
     text = (res.markdown() +
             f"\n{res.folds} folds, {res.n_windows} windows of 10 s, one clip per window ({len(rows)} clips: "
-            f"{', '.join(sources)}); half are spoiled, by one degradation each. Whole comparison "
-            f"{wall / 60:.1f} min (bar <= 15 on 2 cores; load average {load0:.1f} at the start, "
+            f"{', '.join(sources)}); half are spoiled, by one degradation each. "
+            + ("Whole comparison " if features == "all" else
+               f"Comparison of {len(res.scores)} representations only (--goodbad-features; the bar's time is for all) ")
+            + f"{wall / 60:.1f} min (bar <= 15 on 2 cores; load average {load0:.1f} at the start, "
             f"{load1[0]:.1f} at the end, {load1[1]:.1f} over its last 5 min: other jobs shared the cores). "
             f"Best: {best} balanced accuracy {bacc:.3f} (bar >= 0.92). "
             "Chart: benchmarks/results/classify_goodbad_real/compare.png. "
