@@ -259,9 +259,10 @@ def _recall_table(res, tags: dict, held_out: set[str] = frozenset(), reps: int =
     return "\n".join(lines) + "\n"
 
 
-def _timed_compare(data: Path, quick_features: str, quick: bool, seed: int, results_name: str):
-    """``compare_features`` on ``data`` (every representation, 5 folds; ``quick_features`` and 3 folds with
-    --quick), timed, with the load average before and after: ``(result, wall s, load before, (1, 5, 15-min
+def _timed_compare(data: Path, quick_features: str, quick: bool, seed: int, results_name: str,
+                   features: str = "all"):
+    """``compare_features`` on ``data`` (``features``, every representation by default, 5 folds;
+    ``quick_features`` and 3 folds with --quick), timed, with the load average before and after: ``(result, wall s, load before, (1, 5, 15-min
     load after), best representation, its balanced accuracy)``. Charts go to benchmarks/results/<results_name>."""
     import os
 
@@ -269,7 +270,7 @@ def _timed_compare(data: Path, quick_features: str, quick: bool, seed: int, resu
 
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    res = compare_features(data, features=quick_features if quick else "all", folds=3 if quick else 5, seed=seed,
+    res = compare_features(data, features=quick_features if quick else features, folds=3 if quick else 5, seed=seed,
                            out_dir=None if quick else ROOT / "benchmarks" / "results" / results_name)
     wall = time.perf_counter() - t0
     best = res.best()
@@ -301,13 +302,13 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
     return text, {"best": best, "bacc": bacc, "minutes": wall / 60}
 
 
-def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict]:
+def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0, features: str = "all") -> tuple[str, dict]:
     """Good vs bad on REAL recordings (``scripts/make_goodbad_dev.py --split final``): all representations,
     5 folds, recall per degradation, wall time and load."""
     import csv
 
     res, wall, load0, load1, best, bacc = _timed_compare(data, "logmel,logmel+stats,descriptors+lr", quick, seed,
-                                                         "classify_goodbad_real")
+                                                         "classify_goodbad_real", features)
     with open(data / "degradations.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     tags = {r["file"]: r["degradation"] for r in rows}
@@ -315,8 +316,10 @@ def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str,
     sources = sorted({r["source"] for r in rows})
     text = (res.markdown() +
             f"\n{res.folds} folds, {res.n_windows} windows of 10 s, one clip per window ({len(rows)} clips: "
-            f"{', '.join(sources)}); half are spoiled, by one degradation each. Whole comparison "
-            f"{wall / 60:.1f} min (bar <= 15 on 2 cores; load average {load0:.1f} at the start, "
+            f"{', '.join(sources)}); half are spoiled, by one degradation each. "
+            + ("Whole comparison " if features == "all" else
+               f"Comparison of {len(res.scores)} representations only (--goodbad-features; the bar's time is for all) ")
+            + f"{wall / 60:.1f} min (bar <= 15 on 2 cores; load average {load0:.1f} at the start, "
             f"{load1[0]:.1f} at the end, {load1[1]:.1f} over its last 5 min: other jobs shared the cores). "
             f"Best: {best} balanced accuracy {bacc:.3f} (bar >= 0.92). "
             "Chart: benchmarks/results/classify_goodbad_real/compare.png. "
@@ -448,6 +451,8 @@ def main(argv=None) -> int:
                     help="voices detector to measure instead of the shipped src/tunesmith/models/voices.pt (e.g. another training seed)")
     ap.add_argument("--results", type=Path, default=None,
                     help="file for the voices sections (default benchmarks/results/classify_voices.md)")
+    ap.add_argument("--goodbad-features", default="all",
+                    help="representations of the real-recordings good-vs-bad comparison (default all)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: voices,speech,goodbad,goodbad-real,throughput")
     args = ap.parse_args(argv)
     import torch
@@ -467,7 +472,8 @@ def main(argv=None) -> int:
               "(it needs the real recordings in ../shared/data)", file=sys.stderr)
         return 1
     cmd = "python benchmarks/classify.py" + (" --quick" if args.quick else "") + (" --retrain" if args.retrain else "") \
-        + (f" --skip {args.skip}" if args.skip else "") + (f" --threads {args.threads}" if args.threads else "") \
+        + (f" --skip {args.skip}" if args.skip else "") \
+        + (f" --goodbad-features {args.goodbad_features}" if args.goodbad_features != "all" else "") + (f" --threads {args.threads}" if args.threads else "") \
         + (f" --checkpoint {args.checkpoint}" if args.checkpoint else "") + (f" --results {args.results}" if args.results else "")
     parts = [f"# Classifier benchmark\n\nCommand: `{cmd}` (data: `python scripts/make_classify_data.py`). "
              f"Machine: 2-core shared CPU VM ({cpu_name()}), torch "
@@ -490,7 +496,7 @@ def main(argv=None) -> int:
         parts.append("## Good vs bad takes: which representation?\n\n" + table)
         print(parts[-1], flush=True)
     if "goodbad-real" not in skip:
-        table, info = goodbad_real_benchmark(data / "goodbad_real", args.quick)
+        table, info = goodbad_real_benchmark(data / "goodbad_real", args.quick, features=args.goodbad_features)
         parts.append("## Good vs bad takes on real recordings\n\n" + table)
         print(parts[-1], flush=True)
     if "throughput" not in skip and voices_ckpt.exists():

@@ -113,3 +113,38 @@ def test_recall_by_degradation_counts_out_of_fold_hits():
     res.probs["x"] = np.array([[0.2, 0.8], [0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
     got = res.recall_by("x", {"good/a.wav": "none", "bad/b.wav": "noise", "c.wav": "noise", "bad/d.wav": "wow"})
     assert got == {"none": (1.0, 1), "noise": (0.5, 2), "wow": (1.0, 1)}
+
+
+def test_range_exceedance_is_zero_inside_the_clean_range_and_grows_outside():
+    from tunesmith.classify.compare import range_exceedance
+
+    rng = np.random.default_rng(0)
+    clean = rng.normal(0.0, 1.0, (400, 2))
+    exceed = range_exceedance(clean, q=0.05)
+    got = exceed(np.array([[0.0, 0.0], [4.0, 0.0], [8.0, 0.0], [0.0, -6.0]]))
+    assert got.shape == (4, 4)                      # (above hi, below lo) for each column
+    assert np.all(got[0] == 0.0)                    # the clean median exceeds nothing
+    assert 0.0 < got[1, 0] < got[2, 0]              # further out, larger
+    assert got[1, 2] == 0.0 and got[3, 3] > 0.0     # each side only where its bound is passed
+    assert got[3, 0] == 0.0 and got[3, 1] == 0.0
+
+
+def test_descriptors_lr_tells_saturated_and_noisy_speech_from_clean(clean):
+    """The ``descriptors+lr`` classifier, trained on 2-s windows of one real reading (clean, tanh-
+    saturated or at 3 dB SNR in white noise), calls held-out windows of the same kinds right (the
+    windows overlap by three quarters: this checks the fit and the decision, not generalisation)."""
+    from tunesmith.classify.compare import _descriptors_lr, _frontend_features, with_quality
+
+    rng = np.random.default_rng(3)
+    n = 2 * SR
+    clips = [clean[i:i + n] for i in range(0, len(clean) - n + 1, n // 4)]   # 13 overlapping windows
+    good = np.stack(clips)
+    sat = np.tanh(20 * good / np.abs(good).max(1, keepdims=True)) * 0.05
+    noisy = good + rng.standard_normal(good.shape) * 0.05 * 10 ** (-3 / 20)
+    x = np.concatenate([good, sat, noisy]).astype(np.float32)
+    y = np.array([1] * len(good) + [0] * (2 * len(good)))
+    d = with_quality(_frontend_features("descriptors", x, SR), _frontend_features("quality", x, SR)).numpy()
+    test = np.zeros(len(y), bool)
+    test[[2, 9, len(good) + 4, 2 * len(good) + 7]] = True
+    probs = _descriptors_lr(d[~test], y[~test], d[test], 0, reference=1)
+    assert probs.argmax(1).tolist() == y[test].tolist()
