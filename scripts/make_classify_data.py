@@ -34,6 +34,7 @@ Usage::
     python scripts/make_classify_data.py --only voices-extra --extra-lines 390   # only the extra lines
     python scripts/make_classify_data.py --only voices-dev     # only the development split, bench_data/voices_dev
     python scripts/make_classify_data.py --only voices-val     # validation instruments, bench_data/voices_val
+    python scripts/make_classify_data.py --only voices-more    # more training lines, bench_data/voices_more
     python scripts/make_classify_data.py --only speech         # real-talker mixtures, bench_data/voices_speech
 
 ``--extra-lines N`` (default 10 per program, 390) adds ``trainx_*`` files to
@@ -104,6 +105,8 @@ VAL_FLUID_PROGRAMS = (10, 15, 31)          # music box, dulcimer, guitar harmoni
 VAL_SPEAKERS = ("adam", "Annie", "klatt", "linda", "steph", "Andy")
 PROGRAM_CENTRE.update({10: 76, 15: 67, 31: 64})
 VAL_SEED_OFFSET = 5  # the validation instruments draw from default_rng([seed, 5])
+MORE_SEED_OFFSET = 6  # more training lines (``--only voices-more``) from default_rng([seed, 6])
+MORE_LINES = 780  # 10 more lines per training-side program (and as many mixtures)
 EXTRA_SEED_OFFSET = 1  # extra training lines draw from default_rng([seed, 1]), the dev split from [seed, 2]
 GOODBAD_SEED_OFFSET = 3  # the good-vs-bad set from [seed, 3]: the same files whether or not voices are made
 VAL_LINES = 240  # lines of the validation instruments (and as many mixtures): 2,400 windows
@@ -305,6 +308,16 @@ def make_voices_val(out: Path, melodies, seed: int, n_lines: int) -> None:
     write_pool(out, "val", pool, rng, len(pool))
 
 
+def make_voices_more(out: Path, melodies, seed: int, n_lines: int) -> None:
+    """More training lines (``out/{one,several}``, ``more_*``): every training-side program (the 75
+    outside ``TEST_PROGRAMS``) and the training espeak voices, training melodies, a new random stream."""
+    rng = np.random.default_rng([seed, MORE_SEED_OFFSET])
+    mels = melodies[:len(melodies) * 2 // 3]
+    programs = TRAIN_PROGRAMS + EXTRA_TRAIN_PROGRAMS + DEV_PROGRAMS
+    pool = render_pool(mels, programs, TRAIN_SPEAKERS, rng, n_lines, "voices/more lines")
+    write_pool(out, "more", pool, rng, len(pool))
+
+
 def make_voices(out: Path, melodies, rng, n_lines: dict[str, int]):
     """Singles and 2-3 line mixtures per split, instruments disjoint between splits."""
     from tqdm import tqdm
@@ -473,17 +486,21 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench_data", help="root folder (voices/ and goodbad/ go inside)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="a small set for a fast run")
-    ap.add_argument("--only", choices=("voices", "goodbad", "voices-extra", "voices-dev", "voices-val", "speech"),
+    ap.add_argument("--only", choices=("voices", "goodbad", "voices-extra", "voices-dev", "voices-val", "voices-more",
+                                       "speech"),
                     default=None,
                     help="voices-extra: only (re)write the extra training lines into voices/train; "
                          "voices-dev: only the development split voices_dev/ (DEV_PROGRAMS); "
-                         "voices-val: only the validation instruments voices_val/ (never in training)")
+                         "voices-val: only the validation instruments voices_val/ (never in training); "
+                         "voices-more: only more training lines voices_more/ (training-side programs)")
     ap.add_argument("--extra-lines", type=int, default=10 * len(EXTRA_TRAIN_PROGRAMS),
                     help="single lines on EXTRA_TRAIN_PROGRAMS added to voices/train (default 10 per program)")
     ap.add_argument("--dev-lines", type=int, default=10 * len(DEV_PROGRAMS),
                     help="single lines (and as many mixtures) in the development split (default 10 per program)")
     ap.add_argument("--val-lines", type=int, default=VAL_LINES,
                     help="single lines (and as many mixtures) in the validation instruments (default %(default)s)")
+    ap.add_argument("--more-lines", type=int, default=MORE_LINES,
+                    help="single lines (and as many mixtures) in voices_more (default %(default)s)")
     ap.add_argument("--speech-clips", type=int, default=SPEECH_CLIPS["train"],
                     help="real-speech training clips per label (validation: %d per label)" % SPEECH_CLIPS["val"])
     args = ap.parse_args(argv)
@@ -520,6 +537,9 @@ def main(argv=None) -> int:
     if args.only == "voices-val":
         shutil.rmtree(out / "voices_val", ignore_errors=True)
         make_voices_val(out / "voices_val", melodies, args.seed, 30 if args.quick else args.val_lines)
+    if args.only == "voices-more":
+        shutil.rmtree(out / "voices_more", ignore_errors=True)
+        make_voices_more(out / "voices_more", melodies, args.seed, 60 if args.quick else args.more_lines)
     if args.only in (None, "goodbad"):
         dest = out / "goodbad"
         shutil.rmtree(dest, ignore_errors=True)
