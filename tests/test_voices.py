@@ -116,6 +116,10 @@ def test_calibrated_threshold_is_folded_into_the_decision():
     after = model.predict_proba(x)[:, 1].numpy()
     assert ((after >= 0.5) == (before >= thr)).all()
     assert model.config["decision_threshold"] == thr
+    fold_threshold(model, 0.6)  # a second fold composes: the unshifted network's threshold is recorded
+    total = model.config["decision_threshold"]
+    assert ((model.predict_proba(x)[:, 1].numpy() >= 0.5) == (before >= total)).all()
+    assert total == pytest.approx(1 / (1 + (1 - thr) / thr * 0.4 / 0.6))
 
 
 def test_calibration_over_domains_protects_the_worse_domain():

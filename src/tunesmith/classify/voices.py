@@ -112,7 +112,8 @@ def fold_threshold(model, threshold: float) -> None:
     ``logit(threshold)`` from the bias of the last layer's ``several`` output gives
     ``p' = sigmoid(z_1 - z_0 - logit(t))``, so argmax decisions everywhere (files,
     streaming, the ONNX export) use the calibrated threshold. ``model.config`` gains
-    ``decision_threshold`` (what the unshifted network's threshold was) for the record.
+    ``decision_threshold`` (what the unshifted network's threshold was) for the record; a
+    second fold on top of a first composes them, ``logit(t_total) = logit(t0) + logit(t)``.
     """
     import math
 
@@ -124,6 +125,9 @@ def fold_threshold(model, threshold: float) -> None:
     head = model.net.head
     with torch.no_grad():
         head.bias[VOICE_CLASSES.index("several")] -= math.log(t / (1.0 - t))
+    prev = model.config.get("decision_threshold")
+    if prev is not None:  # folded twice: the unshifted network decides at logit^-1(logit(t0) + logit(t))
+        t = 1.0 / (1.0 + math.exp(-(math.log(prev / (1.0 - prev)) + math.log(t / (1.0 - t)))))
     model.config["decision_threshold"] = t
 
 
