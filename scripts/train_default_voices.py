@@ -4,12 +4,18 @@
     python scripts/make_classify_data.py --only voices      # bench_data/voices/{train,test}, bench_data/voices_dev
     python scripts/make_classify_data.py --only speech      # bench_data/voices_speech/{train,val} (real talkers)
     python scripts/make_classify_data.py --only voices-val  # bench_data/voices_val (validation instruments)
+    python scripts/make_classify_data.py --only voices-more # bench_data/voices_more (more training lines)
     python scripts/train_default_voices.py [--data DIR ...] [--epochs N] [--threads 1]
-    python scripts/train_default_voices.py --init shipped --epochs 4 --lr 0.0005 --mix-prob 0.5   # fine-tune
+    python scripts/train_default_voices.py --init shipped --epochs 3 --lr 0.0005 --threads 1   # fine-tune
+
+The shipped detector of 2026-12-02 is the second line: the previous shipped model (trained from
+scratch with the first line on the first three folders, 16 epochs) fine-tuned for 3 epochs at
+``lr`` 5e-4 (cosine) on all four folders.
 
 Trains with ``configs/voices.yaml`` on every instrument outside the test split
 (``bench_data/voices/train``: 59 GM programs and 7 espeak voices; ``bench_data/voices_dev``:
-16 more programs) and on 2-s mixtures of the REAL training talkers
+16 more programs; ``bench_data/voices_more``: 10 more lines on each of those 75 programs) and on
+2-s mixtures of the REAL training talkers
 (``bench_data/voices_speech/train``: LibriSpeech readers and FSDD talkers; the validation and
 test talkers are never in it). Then the decision threshold on ``p(several)`` is calibrated
 on two validation domains at once, the validation talkers (``bench_data/voices_speech/val``)
@@ -36,7 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench_data"
-DEFAULT_DATA = [BENCH / "voices" / "train", BENCH / "voices_dev", BENCH / "voices_speech" / "train"]
+DEFAULT_DATA = [BENCH / "voices" / "train", BENCH / "voices_dev", BENCH / "voices_speech" / "train",
+                BENCH / "voices_more"]
 
 
 def union_folder(folders: list[Path], dest: Path) -> Path:
@@ -44,7 +51,7 @@ def union_folder(folders: list[Path], dest: Path) -> Path:
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
         raise SystemExit(f"{', '.join(missing)}: no such folder (run python scripts/make_classify_data.py "
-                         f"--only voices and --only speech)")
+                         f"--only voices, --only speech and --only voices-more)")
     shutil.rmtree(dest, ignore_errors=True)
     for folder in folders:
         for label_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
