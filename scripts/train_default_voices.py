@@ -180,7 +180,7 @@ def main(argv=None) -> int:
 
 
 def _rel(path: Path) -> str:
-    path = path.resolve()
+    path = path.absolute()
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
