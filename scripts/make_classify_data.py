@@ -33,6 +33,8 @@ Usage::
     python scripts/make_classify_data.py [--out bench_data] [--quick] [--seed 0]
     python scripts/make_classify_data.py --only voices-extra --extra-lines 390   # only the extra lines
     python scripts/make_classify_data.py --only voices-dev     # only the development split, bench_data/voices_dev
+    python scripts/make_classify_data.py --only voices-val     # validation instruments, bench_data/voices_val
+    python scripts/make_classify_data.py --only voices-more    # more training lines, bench_data/voices_more
     python scripts/make_classify_data.py --only speech         # real-talker mixtures, bench_data/voices_speech
 
 ``--extra-lines N`` (default 10 per program, 390) adds ``trainx_*`` files to
@@ -93,8 +95,21 @@ EXTRA_CENTRE = {1: 64, 2: 64, 3: 64, 5: 64, 7: 67, 8: 76, 9: 79, 12: 67, 16: 64,
                 76: 72, 77: 72, 78: 72, 79: 72, 82: 64, 83: 64, 84: 64, 85: 64, 105: 64, 106: 64,
                 107: 64, 108: 72, 110: 72, 111: 70}
 PROGRAM_CENTRE.update(EXTRA_CENTRE)
+# Validation instruments (``--only voices-val``, issue 16): timbres that no training file has and
+# that are not the test split's. Every non-test FluidR3 program is in the shipped detector's
+# training, so the training side's programs are played here by another GM soundfont (TimGM6mb,
+# other samples); three FluidR3 programs no split uses join them, and espeak-ng variants that are
+# neither training nor test voices speak every 6th line. Never a test program or a test voice.
+VAL_SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
+VAL_FLUID_PROGRAMS = (10, 15, 31)          # music box, dulcimer, guitar harmonics: in no other split
+VAL_SPEAKERS = ("adam", "Annie", "klatt", "linda", "steph", "Andy")
+PROGRAM_CENTRE.update({10: 76, 15: 67, 31: 64})
+VAL_SEED_OFFSET = 5  # the validation instruments draw from default_rng([seed, 5])
+MORE_SEED_OFFSET = 6  # more training lines (``--only voices-more``) from default_rng([seed, 6])
+MORE_LINES = 780  # 10 more lines per training-side program (and as many mixtures)
 EXTRA_SEED_OFFSET = 1  # extra training lines draw from default_rng([seed, 1]), the dev split from [seed, 2]
 GOODBAD_SEED_OFFSET = 3  # the good-vs-bad set from [seed, 3]: the same files whether or not voices are made
+VAL_LINES = 240  # lines of the validation instruments (and as many mixtures): 2,400 windows
 SPEECH_SEED_OFFSET = 4  # real-talker mixtures from [seed, 4, split index]
 #: 2-s clips per split and label of the real-speech set (``--speech-clips`` scales the training split).
 SPEECH_CLIPS = {"train": 4000, "val": 600}
@@ -166,10 +181,11 @@ def fit_length(y: np.ndarray, seconds: float) -> np.ndarray:
     return np.pad(y, (0, max(0, n - len(y))))[:n].astype(np.float32)
 
 
-def render_line(seq, program: int, rng, seconds: float) -> np.ndarray:
+def render_line(seq, program: int, rng, seconds: float, soundfont: str | None = None) -> np.ndarray:
     from tunesmith.render import render
 
-    audio = render(prepare(seq, program, rng, seconds + 1.0), SR, program=program, engine="fluidsynth")
+    audio = render(prepare(seq, program, rng, seconds + 1.0), SR, program=program, engine="fluidsynth",
+                   soundfont=soundfont)
     return fit_length(audio.samples, seconds)
 
 
@@ -209,20 +225,25 @@ def write(path: Path, y: np.ndarray) -> None:
 
 
 def render_pool(mels, programs, speakers, rng, n: int, desc: str, speech: bool = True):
-    """``n`` single lines, programs (and every 6th an espeak speaker) in turn: [(name, audio)]."""
+    """``n`` single lines, programs (and every 6th an espeak speaker) in turn: [(name, audio)].
+
+    A program is a GM number (FluidR3) or a pair ``(number, soundfont path)``; lines of another
+    soundfont are named ``gmNNN-<soundfont stem>``.
+    """
     from tqdm import tqdm
 
     pool = []
     for i in tqdm(range(n), desc=desc, file=sys.stderr):
         if speech and shutil.which("espeak-ng") and i % 6 == 5:
-            spk = speakers[i % len(speakers)]
+            spk = speakers[(i // 6) % len(speakers)]  # every speaker in turn, whatever their number
             pool.append((f"speech-{spk}", speak(spk, rng, VOICE_FILE_S + MAX_OFFSET_S)))
             continue
-        prog = programs[i % len(programs)]
+        prog, sf2 = programs[i % len(programs)] if isinstance(programs[i % len(programs)], tuple) \
+            else (programs[i % len(programs)], None)
         seq = mels[int(rng.integers(len(mels)))]
-        y = render_line(seq, prog, rng, VOICE_FILE_S + MAX_OFFSET_S)
+        y = render_line(seq, prog, rng, VOICE_FILE_S + MAX_OFFSET_S, soundfont=sf2)
         if np.sqrt(np.mean(y ** 2)) >= 1e-4:
-            pool.append((f"gm{prog:03d}", y))
+            pool.append((f"gm{prog:03d}" + (f"-{Path(sf2).stem}" if sf2 else ""), y))
     return pool
 
 
@@ -273,6 +294,28 @@ def make_voices_dev(out: Path, melodies, seed: int, n_lines: int) -> None:
     mels = melodies[:len(melodies) * 2 // 3]
     pool = render_pool(mels, DEV_PROGRAMS, TRAIN_SPEAKERS, rng, n_lines, "voices/dev lines", speech=False)
     write_pool(out, "dev", pool, rng, len(pool))
+
+
+def make_voices_val(out: Path, melodies, seed: int, n_lines: int) -> None:
+    """Validation instruments (``VAL_SOUNDFONT`` on the training side's programs, ``VAL_FLUID_PROGRAMS``,
+    ``VAL_SPEAKERS``): training melodies, timbres of no training file and of no test file."""
+    if not Path(VAL_SOUNDFONT).is_file():
+        raise SystemExit(f"{VAL_SOUNDFONT}: no such soundfont (apt-get install timgm6mb-soundfont)")
+    rng = np.random.default_rng([seed, VAL_SEED_OFFSET])
+    mels = melodies[:len(melodies) * 2 // 3]
+    programs = [(p, VAL_SOUNDFONT) for p in TRAIN_PROGRAMS + DEV_PROGRAMS] + list(VAL_FLUID_PROGRAMS)
+    pool = render_pool(mels, programs, VAL_SPEAKERS, rng, n_lines, "voices/val lines")
+    write_pool(out, "val", pool, rng, len(pool))
+
+
+def make_voices_more(out: Path, melodies, seed: int, n_lines: int) -> None:
+    """More training lines (``out/{one,several}``, ``more_*``): every training-side program (the 75
+    outside ``TEST_PROGRAMS``) and the training espeak voices, training melodies, a new random stream."""
+    rng = np.random.default_rng([seed, MORE_SEED_OFFSET])
+    mels = melodies[:len(melodies) * 2 // 3]
+    programs = TRAIN_PROGRAMS + EXTRA_TRAIN_PROGRAMS + DEV_PROGRAMS
+    pool = render_pool(mels, programs, TRAIN_SPEAKERS, rng, n_lines, "voices/more lines")
+    write_pool(out, "more", pool, rng, len(pool))
 
 
 def make_voices(out: Path, melodies, rng, n_lines: dict[str, int]):
@@ -443,13 +486,21 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench_data", help="root folder (voices/ and goodbad/ go inside)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="a small set for a fast run")
-    ap.add_argument("--only", choices=("voices", "goodbad", "voices-extra", "voices-dev", "speech"), default=None,
+    ap.add_argument("--only", choices=("voices", "goodbad", "voices-extra", "voices-dev", "voices-val", "voices-more",
+                                       "speech"),
+                    default=None,
                     help="voices-extra: only (re)write the extra training lines into voices/train; "
-                         "voices-dev: only the development split voices_dev/ (DEV_PROGRAMS)")
+                         "voices-dev: only the development split voices_dev/ (DEV_PROGRAMS); "
+                         "voices-val: only the validation instruments voices_val/ (never in training); "
+                         "voices-more: only more training lines voices_more/ (training-side programs)")
     ap.add_argument("--extra-lines", type=int, default=10 * len(EXTRA_TRAIN_PROGRAMS),
                     help="single lines on EXTRA_TRAIN_PROGRAMS added to voices/train (default 10 per program)")
     ap.add_argument("--dev-lines", type=int, default=10 * len(DEV_PROGRAMS),
                     help="single lines (and as many mixtures) in the development split (default 10 per program)")
+    ap.add_argument("--val-lines", type=int, default=VAL_LINES,
+                    help="single lines (and as many mixtures) in the validation instruments (default %(default)s)")
+    ap.add_argument("--more-lines", type=int, default=MORE_LINES,
+                    help="single lines (and as many mixtures) in voices_more (default %(default)s)")
     ap.add_argument("--speech-clips", type=int, default=SPEECH_CLIPS["train"],
                     help="real-speech training clips per label (validation: %d per label)" % SPEECH_CLIPS["val"])
     args = ap.parse_args(argv)
@@ -460,7 +511,7 @@ def main(argv=None) -> int:
                                             "val": 60 if args.quick else SPEECH_CLIPS["val"]})
         print(f"wrote {out_speech}", file=sys.stderr)
         return 0
-    if args.only in (None, "voices") and not shutil.which("espeak-ng"):
+    if args.only in (None, "voices", "voices-val", "voices-more") and not shutil.which("espeak-ng"):
         print("make_classify_data: the voices set needs espeak-ng for its speech lines "
               "(apt-get install espeak-ng); without it the set would not be the benchmark's", file=sys.stderr)
         return 1
@@ -483,6 +534,12 @@ def main(argv=None) -> int:
     if args.only in (None, "voices", "voices-dev") and not args.quick:
         shutil.rmtree(out / "voices_dev", ignore_errors=True)
         make_voices_dev(out / "voices_dev", melodies, args.seed, args.dev_lines)
+    if args.only == "voices-val":
+        shutil.rmtree(out / "voices_val", ignore_errors=True)
+        make_voices_val(out / "voices_val", melodies, args.seed, 30 if args.quick else args.val_lines)
+    if args.only == "voices-more":
+        shutil.rmtree(out / "voices_more", ignore_errors=True)
+        make_voices_more(out / "voices_more", melodies, args.seed, 60 if args.quick else args.more_lines)
     if args.only in (None, "goodbad"):
         dest = out / "goodbad"
         shutil.rmtree(dest, ignore_errors=True)

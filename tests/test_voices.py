@@ -116,6 +116,80 @@ def test_calibrated_threshold_is_folded_into_the_decision():
     after = model.predict_proba(x)[:, 1].numpy()
     assert ((after >= 0.5) == (before >= thr)).all()
     assert model.config["decision_threshold"] == thr
+    fold_threshold(model, 0.6)  # a second fold composes: the unshifted network's threshold is recorded
+    total = model.config["decision_threshold"]
+    assert ((model.predict_proba(x)[:, 1].numpy() >= 0.5) == (before >= total)).all()
+    assert total == pytest.approx(1 / (1 + (1 - thr) / thr * 0.4 / 0.6))
+
+
+def test_calibration_over_domains_protects_the_worse_domain():
+    """Pooled, the big well-separated domain dominates; per domain, the threshold serves the small one."""
+    from tunesmith.classify.voices import calibrate_threshold
+
+    rng = np.random.default_rng(1)
+    # domain A (900 windows): one ~ U(0, 0.6), several ~ U(0.65, 1); domain B (100): one ~ U(0, 0.3),
+    # several ~ U(0.32, 0.62). Both balanced accuracies are about 0.84 near t = 0.41.
+    ya, yb = np.r_[np.zeros(450), np.ones(450)], np.r_[np.zeros(50), np.ones(50)]
+    pa = np.r_[rng.uniform(0.0, 0.6, 450), rng.uniform(0.65, 1.0, 450)]
+    pb = np.r_[rng.uniform(0.0, 0.3, 50), rng.uniform(0.32, 0.62, 50)]
+    p, y = np.r_[pa, pb], np.r_[ya, yb]
+    groups = np.r_[["a"] * 900, ["b"] * 100]
+    t_pool, _ = calibrate_threshold(p, y)
+    t_dom, worse = calibrate_threshold(p, y, groups=groups)
+    def worse_at(t):
+        return min(0.5 * ((p[m & (y == 1)] >= t).mean() + (p[m & (y == 0)] < t).mean()) for m in (groups == "a", groups == "b"))
+
+    assert 0.6 <= t_pool <= 0.65 and worse_at(t_pool) < 0.6  # domain B's "several" all missed
+    assert 0.38 <= t_dom <= 0.45 and worse == pytest.approx(worse_at(t_dom)) and worse > 0.8
+    with pytest.raises(Exception, match="both classes"):
+        calibrate_threshold(p, y, groups=np.r_[["a"] * 450, ["b"] * 550])
+
+
+def test_fine_tuning_starts_from_the_checkpoint(tmp_path):
+    """training.init loads weights and normaliser; with lr 0 one epoch leaves them as they were."""
+    import soundfile as sf
+    import torch
+
+    from tunesmith.classify.train import load_classifier, train_classifier
+    from tunesmith.errors import CheckpointError
+
+    rng = np.random.default_rng(0)
+    for label in ("one", "several"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(4):
+            y = _burst(SR, 0.1, 0.9, 10 * i + (label == "several"))
+            if label == "several":
+                y = y + _burst(SR, 0.3, 1.0, 100 + i) * np.sin(np.arange(SR) * 0.3)
+            sf.write(tmp_path / "data" / label / f"{label}{i}.wav", (y * rng.uniform(0.5, 1)).astype(np.float32), SR)
+    cfg = {"window_s": 1.0, "arch": "cnn2d", "network": {"channels": [4, 8]}, "feature_settings": {"n_mels": 32},
+           "training": {"max_epochs": 1, "batch_size": 4, "val_fraction": 0.25, "patience": 0}}
+    first = load_classifier(train_classifier(tmp_path / "data", tmp_path / "a", config=cfg, progress=False))
+    tuned_cfg = {**cfg, "training": {**cfg["training"], "lr": 0.0, "init": str(first.checkpoint_path)}}
+    tuned = load_classifier(train_classifier(tmp_path / "data", tmp_path / "b", config=tuned_cfg, progress=False))
+    saved = first.state_dict()  # the normaliser's saved statistics (mean, std), not its fitting sums
+    fixed = dict(first.named_parameters()) | {k: saved[k] for k in saved if k.startswith("norm.")}
+    assert any(k.startswith("norm.") for k in fixed)  # the normaliser comes from the checkpoint, not refitted
+    for k, v in fixed.items():  # (batch-norm running statistics still move in training mode)
+        assert torch.equal(v, tuned.state_dict()[k]), k
+    scratch = load_classifier(train_classifier(tmp_path / "data", tmp_path / "c", progress=False,
+                                               config={**cfg, "training": {**cfg["training"], "lr": 0.0}}))
+    assert not all(torch.equal(v, scratch.state_dict()[k]) for k, v in fixed.items())
+    with pytest.raises(CheckpointError, match="differs"):
+        train_classifier(tmp_path / "data", tmp_path / "d", progress=False,
+                         config={**tuned_cfg, "network": {"channels": [4, 16]}})
+
+
+def test_validation_instruments_are_neither_training_nor_test_timbres():
+    """The validation set's FluidR3 programs and espeak variants are in no other split."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_classify_data", ROOT / "scripts" / "make_classify_data.py")
+    mcd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mcd)
+    used = set(mcd.TRAIN_PROGRAMS) | set(mcd.TEST_PROGRAMS) | set(mcd.EXTRA_TRAIN_PROGRAMS) | set(mcd.DEV_PROGRAMS)
+    assert not set(mcd.VAL_FLUID_PROGRAMS) & used
+    assert not set(mcd.VAL_SPEAKERS) & (set(mcd.TRAIN_SPEAKERS) | set(mcd.TEST_SPEAKERS))
+    assert "FluidR3" not in mcd.VAL_SOUNDFONT
 
 
 # --------------------------------------------------------------------------- the shipped detector's decisions

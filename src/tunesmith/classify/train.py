@@ -49,7 +49,7 @@ DEFAULT_CONFIG: dict = {
     "spec_augment": {"time_masks": 2, "time_width": 0.1, "freq_masks": 2, "freq_width": 0.15},
     "mix_augment": None,
     "training": {"max_epochs": 30, "batch_size": 16, "lr": 0.002, "weight_decay": 0.001,
-                 "val_fraction": 0.2, "seed": 0, "patience": 8},
+                 "val_fraction": 0.2, "seed": 0, "patience": 8, "init": None},
 }
 
 
@@ -129,6 +129,8 @@ def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
     (``section.key=value`` strings, e.g. ``training.lr=0.001``). ``resume=True`` continues an
     interrupted run in ``out_dir`` from ``last.ckpt`` when there is one (``"require"``: there must be
     one), with its ``metrics.csv`` history.
+    ``training.init`` (a portable checkpoint of the same front end and network) starts
+    the weights and the normaliser from that model instead of from scratch (fine-tuning).
     """
     import lightning as L
     import torch
@@ -158,8 +160,14 @@ def train_classifier(data_dir, out_dir: str | Path = "runs/classifier", *,
                             group_by=cfg["group_by"], seed=tr["seed"])
     dm.setup("fit")
     model = Classifier(_model_config(cfg, dm.classes))
-    train_x = torch.from_numpy(dm.train_set.x)
-    model.fit_norm(train_x[i:i + 32] for i in range(0, len(train_x), 32))
+    if tr.get("init"):  # fine-tuning: weights and normaliser of a portable checkpoint of the same network
+        start = load_classifier(tr["init"], expected_classes=dm.classes)
+        if _model_config(start.config, dm.classes) != _model_config(cfg, dm.classes):
+            raise CheckpointError("its front end or network differs from this run's config", tr["init"])
+        model.load_state_dict(start.state_dict())
+    else:
+        train_x = torch.from_numpy(dm.train_set.x)
+        model.fit_norm(train_x[i:i + 32] for i in range(0, len(train_x), 32))
     counts = dm.class_counts() if cfg["class_weighting"] else None
     module = ClassifierModule(model, lr=tr["lr"], weight_decay=tr["weight_decay"], class_counts=counts,
                               spec_augment=cfg["spec_augment"], max_epochs=tr["max_epochs"],

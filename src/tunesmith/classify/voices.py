@@ -5,8 +5,8 @@ classes ``one`` and ``several``, trained on short windows (2 s by default) of
 monophonic renders versus mixtures of 2-3 of them, and on mixtures of real talkers
 labelled from their exact overlap (:mod:`tunesmith.classify.mixing`; see
 ``scripts/make_classify_data.py`` and ``scripts/train_default_voices.py``). Its
-decision threshold on ``p(several)`` is calibrated on validation talkers
-(:func:`calibrate_threshold`) and folded into the network (:func:`fold_threshold`),
+decision threshold on ``p(several)`` is calibrated on validation talkers and
+validation instruments together (:func:`calibrate_threshold`, the worse of the two) and folded into the network (:func:`fold_threshold`),
 so ``p(several) >= 0.5`` is the decision everywhere. A default checkpoint ships as
 package data (:func:`tunesmith.models.path`).
 
@@ -75,23 +75,34 @@ def detect_voices(paths, checkpoint: str | Path | None = None, *, hop_s: float |
 
 
 # --------------------------------------------------------------------------- decision threshold
-def calibrate_threshold(p_several: np.ndarray, y: np.ndarray, grid=THRESHOLD_GRID) -> tuple[float, float]:
+def _balanced_accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(0.5 * (pred[y].mean() + (~pred[~y]).mean()))
+
+
+def calibrate_threshold(p_several: np.ndarray, y: np.ndarray, grid=THRESHOLD_GRID, *,
+                        groups: np.ndarray | None = None) -> tuple[float, float]:
     """The threshold ``t`` on ``p(several)`` with the best balanced accuracy on labelled windows.
 
-    Balanced accuracy ``(TPR + TNR) / 2`` with ``several`` when ``p >= t``; ties go to the
-    threshold nearest 0.5. Returns ``(t, balanced accuracy at t)``. Meant for validation
-    windows (talkers neither in training nor in the test set).
+    Balanced accuracy ``(TPR + TNR) / 2`` with ``several`` when ``p >= t``. With ``groups``
+    (one domain name per window, e.g. instruments and talkers) the objective is the WORST
+    domain's balanced accuracy, ``min_g BA_g(t)``, ties broken by the mean over domains, so
+    that one domain is not bought with the other. Remaining ties go to the threshold
+    nearest 0.5. Returns ``(t, objective at t)``. Meant for validation windows (timbres and
+    talkers neither in training nor in the test set); every group needs both classes.
     """
     p, y = np.asarray(p_several, float), np.asarray(y).astype(bool)
-    if y.all() or not y.any():
-        raise TunesmithError("calibration needs windows of both classes")
-    best = (-1.0, 0.5)
+    g = np.zeros(len(y), dtype=int) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    masks = [g == k for k in range(int(g.max()) + 1)]
+    if any(y[m].all() or not y[m].any() for m in masks):
+        raise TunesmithError("calibration needs windows of both classes (in every group)")
+    best = (-1.0, -1.0, 0.5)
     for t in sorted(grid, key=lambda t: abs(t - 0.5)):
         pred = p >= t
-        bacc = 0.5 * (pred[y].mean() + (~pred[~y]).mean())
-        if bacc > best[0] + 1e-12:
-            best = (float(bacc), float(t))
-    return best[1], best[0]
+        baccs = [_balanced_accuracy(pred[m], y[m]) for m in masks]
+        key = (min(baccs), float(np.mean(baccs)))
+        if key[0] > best[0] + 1e-12 or (abs(key[0] - best[0]) <= 1e-12 and key[1] > best[1] + 1e-12):
+            best = (*key, float(t))
+    return best[2], best[0]
 
 
 def fold_threshold(model, threshold: float) -> None:
@@ -101,7 +112,8 @@ def fold_threshold(model, threshold: float) -> None:
     ``logit(threshold)`` from the bias of the last layer's ``several`` output gives
     ``p' = sigmoid(z_1 - z_0 - logit(t))``, so argmax decisions everywhere (files,
     streaming, the ONNX export) use the calibrated threshold. ``model.config`` gains
-    ``decision_threshold`` (what the unshifted network's threshold was) for the record.
+    ``decision_threshold`` (what the unshifted network's threshold was) for the record; a
+    second fold on top of a first composes them, ``logit(t_total) = logit(t0) + logit(t)``.
     """
     import math
 
@@ -113,6 +125,9 @@ def fold_threshold(model, threshold: float) -> None:
     head = model.net.head
     with torch.no_grad():
         head.bias[VOICE_CLASSES.index("several")] -= math.log(t / (1.0 - t))
+    prev = model.config.get("decision_threshold")
+    if prev is not None:  # folded twice: the unshifted network decides at logit^-1(logit(t0) + logit(t))
+        t = 1.0 / (1.0 + math.exp(-(math.log(prev / (1.0 - prev)) + math.log(t / (1.0 - t)))))
     model.config["decision_threshold"] = t
 
 
