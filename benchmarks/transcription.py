@@ -101,13 +101,13 @@ SUNG_FILES: list = []      # files on which tunesmith took the sung path (report
 
 
 def make_tunesmith():
-    from tunesmith.transcribe import analyse_file as _analyse_file
+    from tunesmith.transcribe import analyse_file
     from tunesmith.transcribe.pitch import load_model
 
     load_model()
 
     def run(path):
-        res = _analyse_file(Path(path))
+        res = analyse_file(Path(path))
         tr = res.track
         if res.sung:
             SUNG_FILES.append(Path(path).name)
