@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import platform
 import sys
 import time
@@ -248,39 +247,22 @@ def kind_of(group: str) -> str:
 
 
 # ----------------------------------------------------------------------------- analysis
-def analyse(path: Path) -> dict:
-    """The CNN frame track and swift-f0's full frame analysis of one file (cached under runs/)."""
-    from tunesmith.audio import load
-    from tunesmith.transcribe import transcribe_track
-    from tunesmith.transcribe import voice as V
-
-    key = CACHE / (str(path.resolve()).replace("/", "_") + ".pkl")
-    if key.exists():
-        return pickle.loads(key.read_bytes())
-    y = load(path, sr=SR).samples
-    res = transcribe_track([y], segmentation="attack")
-    tr = res.track
-    tr.spec = None
-    a = V.SungAnalysis()
-    a.push(y)
-    frames = a.finish(len(tr))
-    out = {"track": tr, "frames": frames, "duration": len(y) / SR}
-    key.parent.mkdir(parents=True, exist_ok=True)
-    key.write_bytes(pickle.dumps(out))
-    return out
-
-
-def both_paths(an: dict, ref) -> tuple[float, float]:
-    """Onset F1 of the attack path and of the contour path on one analysed file."""
-    from tunesmith.notes import NoteSequence
-    from tunesmith.transcribe.contour import contour_notes
+def analyse(path: Path, ref) -> dict:
+    """Route one file as ``segmentation="auto"`` does and score both paths (cached under runs/)."""
+    from tunesmith.transcribe import analyse_file
     from tunesmith.transcribe.evaluate import note_scores
-    from tunesmith.transcribe.segment import segment
 
-    tr, fr = an["track"], an["frames"]
-    att = NoteSequence(segment(tr))
-    con = NoteSequence(contour_notes(fr["midi"], fr["confidence"], tr.power, tr.hop_s))
-    return note_scores(ref, att)[0][2], note_scores(ref, con)[0][2]
+    key = CACHE / (str(path.resolve()).replace("/", "_") + ".json")
+    if key.exists():
+        return json.loads(key.read_text())
+    auto = analyse_file(path)
+    other = analyse_file(path, segmentation="attack" if auto.sung else "contour")
+    f_auto, f_other = note_scores(ref, auto.notes)[0][2], note_scores(ref, other.notes)[0][2]
+    out = {"sung": bool(auto.sung), **auto.choice,
+           "f_attack": f_other if auto.sung else f_auto, "f_contour": f_auto if auto.sung else f_other}
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text(json.dumps(out))
+    return out
 
 
 def main(argv=None) -> int:
@@ -295,30 +277,21 @@ def main(argv=None) -> int:
     if args.build:
         build()
         return 0
-    from tunesmith.transcribe import voice as V
-
     load0 = os.getloadavg()[0]
     rows, dump = [], []
     for group, files in groups().items():
-        routed, fa, fc = 0, [], []
-        for path, ref in files:
-            an = analyse(path)
-            sung = V.choose_sung(an["track"], an["frames"])
-            stats = V.sung_statistics(an["track"], an["frames"])
-            a, c = both_paths(an, ref)
-            routed += sung
-            fa.append(a)
-            fc.append(c)
-            dump.append({"group": group, "file": path.name, "sung": bool(sung), "f_attack": a, "f_contour": c, **stats})
-        fa, fc = np.array(fa), np.array(fc)
-        rows.append((group, kind_of(group), len(files), routed, float(fa.mean()), float(fc.mean()),
-                     float(np.mean(np.maximum(fa, fc) - np.where(np.array([d["sung"] for d in dump[-len(files):]]),
-                                                                 fc, fa)))))
-        print(f"{group}: {routed}/{len(files)} sung", file=sys.stderr)
-    lines = ["| group | kind | files | routed to the sung path | onset F1 attack path | onset F1 contour path | "
-             "mean F1 lost by the choice |", "|---|---|---|---|---|---|---|"]
-    for g, k, n, r, a, c, lost in rows:
-        lines.append(f"| {g} | {k} | {n} | {r} ({r / n:.0%}) | {a:.3f} | {c:.3f} | {lost:.3f} |")
+        res = [analyse(path, ref) for path, ref in files]
+        sung = np.array([r["sung"] for r in res])
+        fa, fc = np.array([r["f_attack"] for r in res]), np.array([r["f_contour"] for r in res])
+        screened = sum(r["screened_out"] for r in res)
+        rows.append((group, kind_of(group), len(files), int(sung.sum()), screened, float(fa.mean()),
+                     float(fc.mean()), float(np.where(sung, fc, fa).mean())))
+        dump += [{"group": group, "file": p.name, **r} for (p, _), r in zip(files, res)]
+        print(f"{group}: {int(sung.sum())}/{len(files)} sung", file=sys.stderr)
+    lines = ["| group | kind | files | routed to the sung path | swift-f0 skipped (CNN screen) | onset F1 attack path "
+             "| onset F1 contour path | onset F1 as routed |", "|---|---|---|---|---|---|---|---|"]
+    for g, k, n, r, sk, a, c, chosen in rows:
+        lines.append(f"| {g} | {k} | {n} | {r} ({r / n:.0%}) | {sk} | {a:.3f} | {c:.3f} | **{chosen:.3f}** |")
     table = "\n".join(lines)
     print(table)
     if args.dump:
