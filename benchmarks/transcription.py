@@ -112,7 +112,7 @@ def make_tunesmith():
         tr = res.track
         if res.sung:
             SUNG_FILES.append(Path(path).name)
-        if (res.choice or {}).get("screened_out"):
+        if (getattr(res, "choice", None) or {}).get("screened_out"):
             SCREENED.append(Path(path).name)
         hz = np.where(np.isfinite(tr.f0), 440.0 * 2 ** ((np.nan_to_num(tr.f0) - 69) / 12), 0.0)
         return res.notes, (tr.times, hz)
