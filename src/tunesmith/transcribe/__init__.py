@@ -175,12 +175,11 @@ def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=N
         if not forced and not V.may_be_sung(track.f0, track.voiced, bands.finish(len(track)), hop):
             choice["screened_out"] = True
         else:
-            analysis = V.SungAnalysis(rng, gain=V.swift_gain(bands.peak))
-            for b in (replay() if replay is not None else kept):
-                analysis.push(np.asarray(b, dtype=np.float32))
-            frames = analysis.finish(len(track))
-            choice.update(V.sung_evidence(frames, hop))
-            sung = forced or V.is_sung(frames, hop)
+            frames, heard, evidence = V.swift_pass(replay() if replay is not None else kept, len(track), hop,
+                                                   midi_range=rng, gain=V.swift_gain(bands.peak),
+                                                   early_exit=not forced)
+            choice.update(evidence)
+            sung = forced or heard
     kept = None
     if sung:
         conf = frames["confidence"]

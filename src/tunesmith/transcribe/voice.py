@@ -33,17 +33,18 @@ Which path a recording takes (:func:`is_sung`): either cue says "sung".
    into their pitch; a sampled instrument is tuned and starts on pitch (vibrato does
    not move the medians). "Sung" when spread >= :data:`UNSTEADY_SPREAD_CENTS` and
    scoop >= :data:`UNSTEADY_SCOOP_CENTS` over at least :data:`MIN_NOTES` notes.
-   Measured on development data (``python benchmarks/sung_choice.py``): vocadito_1
-   and its three 11-s excerpts through a phone chain (300-3400 Hz, 8 kHz, mu-law,
-   noise at 10-25 dB), 8 kHz, a 3-kHz lowpass, noise at 10-20 dB, an MP3-like codec,
-   -30 dB and level ramps: spread 11-22, scoop 28-62; real solo violin 8.0-8.7 / 5-6;
-   FluidR3 and TimGM6mb renders (clean, hard, phone band; 160 files): spread up to
-   16.6 but then scoop at most 17.2, scoop up to 44 (a trumpet) but then spread at most
-   8; so no instrument file passes both. Not caught: the recipe's synthetic singer
-   (``transcribe.train.sung_clip``) sung on vowels only, whose notes are tuned within
-   ±5 cents (spread 1.6-8.5): its vibrato alone is no cue, since sampled violins,
-   bassoons and "voice oohs" carry vibrato too (tried; it sent FluidR3 files to the
-   sung path).
+   Measured on development data (``python benchmarks/sung_choice.py``; thresholds set between
+   the groups): vocadito_1 and its three 11-s excerpts, also through a phone chain
+   (300-3400 Hz, 8 kHz, mu-law, noise at 10-25 dB), at 8 kHz, through a 3-kHz lowpass, with
+   noise at 10-20 dB, an MP3-like codec, at -30 dB and with level ramps (31 files): spread
+   10.3-22.6, scoop 28.3-59.2; real solo violin (3 recordings): 8.1-8.7 / 5.2-5.6; the
+   FluidR3 and TimGM6mb renders that passed the CNN screen (39 of 160, clean, hard and
+   phone band): where the spread reached 8.0 the scoop stayed at most 19.0, and where the
+   scoop reached 22.6-24.9 (alto sax, trumpet) the spread stayed at most 7.4; so no instrument
+   file passes both. Not caught: the recipe's synthetic singer (``transcribe.train.sung_clip``)
+   sung on vowels only, whose notes are tuned within ±5 cents (spread 1.9-7.2): its vibrato
+   alone is no cue, since sampled violins, bassoons and "voice oohs" carry vibrato too (a
+   periodic-vibrato share was tried; it sent 3 of the 50 clean FluidR3 files to the sung path).
 
 Speed (:func:`may_be_sung`): the CNN's own frame track gives the spread (coarser: its
 scoops are smoothed away, 7 cents on a phone-band vocadito excerpt where swift-f0 saw 34)
@@ -65,8 +66,8 @@ FRICATIVE_FLOOR_DB = 10.0      # and it stands this far above the recording's fl
 FRICATIVE_UNVOICED = 0.3       # swift-f0 confidence below this counts as unpitched
 FRICATIVE_LOUD_DB = 25.0       # and the frame is within this many dB of the median voiced frame
 SUNG_FRICATIVE_SHARE = 0.005   # share of consonant frames from which a recording counts as sung
-UNSTEADY_SPREAD_CENTS = 10.0   # median |note pitch - tempered grid| from which intonation counts as sung ...
-UNSTEADY_SCOOP_CENTS = 24.0    # ... together with this median slide into the notes
+UNSTEADY_SPREAD_CENTS = 9.0    # median |note pitch - tempered grid| from which intonation counts as sung ...
+UNSTEADY_SCOOP_CENTS = 22.0    # ... together with this median slide into the notes
 MIN_NOTES = 3                  # notes needed before the intonation cue says anything
 MIN_NOTE_FRAMES = 10           # voiced frames (160 ms) a note needs to count in the statistics
 SCOOP_FRAMES = 4               # a note's first frames (64 ms) compared with its median pitch
@@ -77,6 +78,7 @@ MAX_GAIN = 1000.0              # vocadito_1 at -30 dB kept 31 % voiced frames of
 VOICE_PRESETS = ("voice", "soprano", "alto", "tenor", "bass_voice")
 SWIFT_FMIN, SWIFT_FMAX = 46.875, 2093.75
 SWIFT_PIECE_S = 5.0            # audio handed to swift-f0 at a time (its stream keeps 21 frames of context)
+DECIDE_S = 10.0                # swift-f0 pass: after this much audio a recording that does not sound sung stops it
 
 
 class HighBand:
@@ -147,6 +149,7 @@ class SungAnalysis:
         self._sr, self._gain = SR, float(gain)
         self._hz, self._conf = [], []
         self._bands = HighBand()
+        self.seconds = 0.0       # audio pushed so far
 
     def push(self, block: np.ndarray) -> None:
         block = np.asarray(block, dtype=np.float32)
@@ -158,12 +161,21 @@ class SungAnalysis:
             self._hz.append(r.pitch_hz)
             self._conf.append(r.confidence)
         self._bands.push(block)
+        self.seconds += len(block) / self._sr
+
+    def snapshot(self) -> dict:
+        """The frames analysed so far (as :meth:`finish`, without flushing swift-f0's stream)."""
+        n = int(sum(len(h) for h in self._hz))
+        return self._frames(self._hz, self._conf, n)
 
     def finish(self, n_frames: int) -> dict:
         """``{"midi", "confidence", "hf_share", "level_db"}`` arrays of ``n_frames`` frames."""
         r = self._stream.flush()
-        hz = _fit(np.concatenate(self._hz + [r.pitch_hz]), n_frames, 0.0)
-        conf = _fit(np.concatenate(self._conf + [r.confidence]), n_frames, 0.0)
+        return self._frames(self._hz + [r.pitch_hz], self._conf + [r.confidence], n_frames)
+
+    def _frames(self, hz_parts, conf_parts, n_frames) -> dict:
+        hz = _fit(np.concatenate(hz_parts) if hz_parts else np.zeros(0), n_frames, 0.0)
+        conf = _fit(np.concatenate(conf_parts) if conf_parts else np.zeros(0), n_frames, 0.0)
         midi = np.where(hz > 0, 69 + 12 * np.log2(np.maximum(hz, 1e-6) / 440.0), np.nan)
         return {"midi": midi, "confidence": conf, **self._bands.finish(n_frames)}
 
@@ -263,6 +275,36 @@ def is_sung(analysis: dict, hop_s: float | None = None) -> bool:
         from tunesmith.transcribe.pitch import HOP_LENGTH, SR
 
         hop_s = HOP_LENGTH / SR
-    ev = sung_evidence(analysis, hop_s)
-    return ev["fricative_share"] >= SUNG_FRICATIVE_SHARE or \
-        _unsteady(ev, UNSTEADY_SPREAD_CENTS, UNSTEADY_SCOOP_CENTS)
+    return _sung(sung_evidence(analysis, hop_s))
+
+
+def _sung(ev: dict) -> bool:
+    return ev["fricative_share"] >= SUNG_FRICATIVE_SHARE or _unsteady(ev, UNSTEADY_SPREAD_CENTS, UNSTEADY_SCOOP_CENTS)
+
+
+def swift_pass(blocks, n_frames: int, hop_s: float, *, midi_range=None, gain: float = 1.0,
+               early_exit: bool = True) -> tuple[dict | None, bool, dict]:
+    """swift-f0 over ``blocks`` (16 kHz) for the choice and the sung path: ``(frames, sung, evidence)``.
+
+    ``n_frames`` is the CNN track's length. With ``early_exit`` and a recording longer than
+    ``1.5 * DECIDE_S``, the first :data:`DECIDE_S` seconds are judged on their own
+    (:func:`is_sung`); when they do not sound sung the pass stops there and ``frames`` is
+    ``None`` (``evidence["decided_after_s"]`` says when). Otherwise the whole recording is
+    analysed and judged. Every vocadito copy of ``python benchmarks/sung_choice.py`` was
+    judged sung from its first 10 s.
+    """
+    a = SungAnalysis(midi_range, gain=gain)
+    piece = int(SWIFT_PIECE_S * a._sr)
+    check = early_exit and n_frames * hop_s >= 1.5 * DECIDE_S
+    for b in blocks:
+        b = np.asarray(b, dtype=np.float32)
+        for i in range(0, len(b), piece):
+            a.push(b[i:i + piece])
+            if check and a.seconds >= DECIDE_S:
+                check = False
+                ev = sung_evidence(a.snapshot(), hop_s)
+                if not _sung(ev):
+                    return None, False, {**ev, "decided_after_s": round(a.seconds, 2)}
+    frames = a.finish(n_frames)
+    ev = sung_evidence(frames, hop_s)
+    return frames, _sung(ev), ev
