@@ -83,3 +83,15 @@ def test_analyse_file_reports_progress_in_increasing_seconds(tmp_path):
     assert len(calls) >= 3 and done == sorted(done) and len(set(done)) == len(done)
     assert all(tot == pytest.approx(75.0, abs=0.01) for _, tot in calls)
     assert done[-1] == pytest.approx(75.0, abs=0.01)
+
+
+def test_swift_pass_stops_after_the_first_seconds_of_a_steady_line():
+    t = np.arange(int(0.5 * SR)) / SR
+    notes = [np.sin(2 * np.pi * 440 * 2 ** (k / 12) * t) * 0.3 for k in (0, 2, 4, 5, 7, 5, 4, 2)] * 5   # 20 s, in tune
+    y = np.concatenate(notes).astype(np.float32)
+    n = len(y) // 256
+    frames, sung, ev = V.swift_pass([y], n, HOP)
+    assert frames is None and not sung
+    assert V.DECIDE_S <= ev["decided_after_s"] < V.DECIDE_S + V.SWIFT_PIECE_S
+    frames, sung, ev = V.swift_pass([y], n, HOP, early_exit=False)      # the whole line when asked
+    assert frames is not None and len(frames["midi"]) == n and not sung and ev["spread_cents"] < 6
