@@ -98,19 +98,22 @@ def _f0_of(times, hz, voiced):
 
 
 SUNG_FILES: list = []      # files on which tunesmith took the sung path (reported under the tables)
+SCREENED: list = []        # files on which the CNN screen ruled singing out (no swift-f0 pass)
 
 
 def make_tunesmith():
-    from tunesmith.transcribe import analyse_file as _analyse_file
+    from tunesmith.transcribe import analyse_file
     from tunesmith.transcribe.pitch import load_model
 
     load_model()
 
     def run(path):
-        res = _analyse_file(Path(path))
+        res = analyse_file(Path(path))
         tr = res.track
         if res.sung:
             SUNG_FILES.append(Path(path).name)
+        if (getattr(res, "choice", None) or {}).get("screened_out"):
+            SCREENED.append(Path(path).name)
         hz = np.where(np.isfinite(tr.f0), 440.0 * 2 ** ((np.nan_to_num(tr.f0) - 69) / 12), 0.0)
         return res.notes, (tr.times, hz)
 
@@ -491,6 +494,7 @@ def main(argv=None) -> int:
             warmed = True
         rows = defaultdict(list)
         SUNG_FILES.clear()
+        SCREENED.clear()
         for version, label, path, ref in files:
             dur = info(path)["duration"]
             for name, run in systems.items():
@@ -515,7 +519,8 @@ def main(argv=None) -> int:
             lines += ["Onset-only F1 per instrument (clean / hard):", ""] + per_instrument(rows, list(systems)) + [""]
         if "tunesmith" in systems:
             lines += [f"tunesmith took the sung path (contour segmentation) on {len(SUNG_FILES)} of {len(files)} files"
-                      + (f": {', '.join(sorted(set(SUNG_FILES)))}." if SUNG_FILES else "."), ""]
+                      + (f": {', '.join(sorted(set(SUNG_FILES)))}." if SUNG_FILES else ".")
+                      + f" The CNN screen skipped the swift-f0 pass on {len(SCREENED)} of {len(files)}.", ""]
         sections.append("\n".join(lines))
         print("\n".join(lines))
     if not args.quick and "fluidr3" in args.sets.split(",") and (Path(args.data) / "manifest.json").exists():

@@ -12,7 +12,8 @@ def _add_options(p) -> None:
                         "trumpet, clarinet, ...")
     p.add_argument("--segmentation", default=None, choices=("auto", "attack", "contour"),
                    help="how frames become notes: auto (the default: the sung-line contour path when the "
-                        "recording has sung consonants or a voice preset is given, else the attack path), "
+                        "recording has sung consonants or a singer's unsteady intonation, or a voice preset is given; "
+                        "else the attack path), "
                         "attack (onsets; instruments), contour (sung and bowed lines)")
     p.add_argument("--fmin", default=None, help="lowest pitch, in Hz or as a note name (e.g. 80 or E2)")
     p.add_argument("--fmax", default=None, help="highest pitch, in Hz or as a note name (e.g. 1000 or C6)")

@@ -105,6 +105,7 @@ class Transcription:
     track: object
     polyphonic: bool = False
     sung: bool = False
+    choice: dict | None = None    # how the path was chosen (voice.sung_evidence, "screened_out")
 
 
 def _check_options(min_note_ms, onset_threshold, tuning):
@@ -120,23 +121,28 @@ def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=N
                      min_note_ms: float = DEFAULT_MIN_NOTE_MS, onset_threshold: float = DEFAULT_ONSET_THRESHOLD,
                      voicing_threshold: float = DEFAULT_VOICING_THRESHOLD, tuning: float | None = None,
                      model=None, name: str | None = None, progress=None,
-                     segmentation: str = "auto") -> Transcription:
+                     segmentation: str = "auto", replay=None) -> Transcription:
     """The full pipeline over an iterable of 16 kHz float blocks; returns notes and the frame track.
 
-    Used by :func:`transcribe` and :func:`transcribe_file`; call it directly for
+    Used by :func:`transcribe` and :func:`analyse_file`; call it directly for
     custom streaming sources. ``segmentation``: ``"attack"`` (the CNN's onsets and
     semitones, :func:`tunesmith.transcribe.segment.segment`; best on instruments),
     ``"contour"`` (the sung path: swift-f0's contour cut by
     :func:`tunesmith.transcribe.contour.contour_notes`), or ``"auto"``: the sung path
-    for a voice preset or when :func:`tunesmith.transcribe.voice.is_sung` hears the
-    consonants of sung words, the attack path otherwise. ``Transcription.sung`` says which ran.
+    for a voice preset or when :func:`tunesmith.transcribe.voice.is_sung` hears sung
+    words or a singer's intonation, the attack path otherwise. ``Transcription.sung`` says which ran.
+
+    The CNN pass runs first; swift-f0 runs in a second pass over the audio only when the
+    sung path is forced or the CNN's track does not rule singing out
+    (:func:`tunesmith.transcribe.voice.may_be_sung`). ``replay()`` returns the same blocks
+    again for that pass (a file is read twice); without it the blocks are kept in memory
+    (float16). ``progress(seconds)`` is called after each block of the CNN pass.
     """
     from tunesmith.transcribe import pitch as P
-    from tunesmith.transcribe.quantize import annotate
-    from tunesmith.transcribe.segment import segment
-
     from tunesmith.transcribe import voice as V
     from tunesmith.transcribe.contour import contour_notes
+    from tunesmith.transcribe.quantize import annotate
+    from tunesmith.transcribe.segment import segment
 
     _check_options(min_note_ms, onset_threshold, tuning)
     if segmentation not in SEGMENTATIONS:
@@ -148,20 +154,33 @@ def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=N
     if first is None:
         raise TunesmithError("no audio")
     a4 = float(tuning) if tuning else P.estimate_tuning(first, P.SR)
-    sung_analysis = V.SungAnalysis(rng) if segmentation != "attack" else None
+    preset = (instrument or "").lower().replace(" ", "_").replace("-", "_") in V.VOICE_PRESETS
+    forced = segmentation == "contour" or (segmentation == "auto" and preset)
+    bands = V.HighBand() if segmentation != "attack" else None
+    kept: list | None = [] if bands is not None and replay is None else None
 
     def chained():
         for b in itertools.chain([first], blocks):
-            if sung_analysis is not None:   # the sung path's analysis sees the same blocks
-                sung_analysis.push(b)
+            if bands is not None:
+                bands.push(b)
+            if kept is not None:
+                kept.append(np.asarray(b, dtype=np.float16))
             yield b
 
     track = P.track_blocks(chained(), net, a4_hz=a4, midi_range=rng, progress=progress)
+    choice: dict = {"screened_out": False}
     sung = False
-    if sung_analysis is not None:
-        frames = sung_analysis.finish(len(track))
-        preset = (instrument or "").lower().replace(" ", "_").replace("-", "_") in V.VOICE_PRESETS
-        sung = segmentation == "contour" or preset or V.is_sung(frames)
+    if bands is not None:
+        hop = track.hop_s
+        if not forced and not V.may_be_sung(track.f0, track.voiced, bands.finish(len(track)), hop):
+            choice["screened_out"] = True
+        else:
+            frames, heard, evidence = V.swift_pass(replay() if replay is not None else kept, len(track), hop,
+                                                   midi_range=rng, gain=V.swift_gain(bands.peak),
+                                                   early_exit=not forced)
+            choice.update(evidence)
+            sung = forced or heard
+    kept = None
     if sung:
         conf = frames["confidence"]
         notes = contour_notes(frames["midi"], conf, track.power, track.hop_s, min_note_ms=min_note_ms)
@@ -172,7 +191,7 @@ def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=N
     seq = annotate(NoteSequence(notes, name=name))
     voiced = track.voiced >= voicing_threshold
     poly = bool(voiced.sum() > 20 and np.median(track.harmonicity[voiced]) < POLYPHONY_HARMONICITY)
-    return Transcription(seq, track, poly, sung)
+    return Transcription(seq, track, poly, sung, choice)
 
 
 def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> NoteSequence:
@@ -205,29 +224,55 @@ def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> N
         return NoteSequence([], name=options.get("name"))
     y = audio.resample(SR).samples
     block = int(STREAM_BLOCK_S * SR)
-    result = transcribe_track((y[i:i + block] for i in range(0, len(y), block)), **options)
-    return result.notes
+    def blocks():
+        return (y[i:i + block] for i in range(0, len(y), block))
+
+    return transcribe_track(blocks(), replay=blocks, **options).notes
 
 
-def _analyse_file(path: Path, *, progress: bool = False, **options) -> Transcription:
+def analyse_file(path: str | Path, *, progress: bool = False, on_progress=None, **options) -> Transcription:
+    """Transcribe one audio file, streamed from disk; the :class:`Transcription` with its frame track.
+
+    The one entry point of the adapters (CLI, web app) for a file. ``options`` are those of
+    :func:`transcribe_track`. ``progress=True`` shows a bar on stderr for files longer than a
+    minute; ``on_progress(seconds_done, seconds_total)`` is called after every analysed block of
+    audio (seconds of the file, increasing, the last call with ``seconds_done == seconds_total``).
+    Raises :class:`~tunesmith.errors.AudioError` for a missing, empty or unreadable file.
+    """
+    import logging  # the library logs, the adapters show it (tunesmith.cli shows it on stderr)
+
     from tunesmith.audio import info, stream
     from tunesmith.transcribe.pitch import SR
 
+    path = Path(path)
     meta = info(path)   # raises AudioError for missing / unreadable files
+    total = float(meta["duration"])
     bar = None
-    if progress and meta["duration"] > 2 * STREAM_BLOCK_S:
+    if progress and total > 2 * STREAM_BLOCK_S:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=round(meta["duration"]), unit="s", desc=path.name, file=sys.stderr, leave=False)
+        bar = tqdm(total=round(total), unit="s", desc=path.name, file=sys.stderr, leave=False)
+    done = [0.0]
+
+    def advance(seconds: float) -> None:
+        done[0] = min(total, done[0] + seconds)
+        if bar is not None:
+            bar.update(round(seconds))
+        if on_progress is not None:
+            on_progress(done[0], total)
+
+    def blocks():
+        return (b.samples for b in stream(path, block_s=STREAM_BLOCK_S, sr=SR))
+
     try:
-        result = transcribe_track((b.samples for b in stream(path, block_s=STREAM_BLOCK_S, sr=SR)),
-                                  name=options.pop("name", None) or path.stem,
-                                  progress=(lambda s: bar.update(round(s))) if bar else None, **options)
+        result = transcribe_track(blocks(), name=options.pop("name", None) or path.stem,
+                                  progress=advance if (bar is not None or on_progress is not None) else None,
+                                  replay=blocks, **options)
     finally:
         if bar is not None:
             bar.close()
-    import logging  # the library logs, the adapters show it (tunesmith.cli shows it on stderr)
-
+    if on_progress is not None and done[0] < total:
+        on_progress(total, total)
     if not len(result.notes):
         logging.getLogger(__name__).warning("%s: no pitched notes found (silence or noise?)", path)
     elif result.polyphonic:
@@ -244,7 +289,7 @@ def transcribe_file(path: str | Path, **options) -> NoteSequence:
     empty or unreadable file; silence or noise gives an empty NoteSequence and a
     one-line message on stderr; clearly polyphonic input a one-line warning.
     """
-    return _analyse_file(Path(path), **options).notes
+    return analyse_file(path, **options).notes
 
 
 def write_outputs(result: Transcription, stem: str | Path, *, grid: float = 0.25,
@@ -290,7 +335,7 @@ def transcribe_folder(paths, out_dir: str | Path, *, grid: float = 0.25, progres
     files = iter_inputs(paths, AUDIO_EXTENSIONS)
 
     def one(f: Path) -> NoteSequence:
-        result = _analyse_file(f, progress=progress, **options)
+        result = analyse_file(f, progress=progress, **options)
         target = output_path(f, paths, out_dir, ".mid")
         write_outputs(result, target.parent / target.name[: -len(".mid")], grid=grid)
         return result.notes
@@ -298,6 +343,5 @@ def transcribe_folder(paths, out_dir: str | Path, *, grid: float = 0.25, progres
     return run_batch(files, one, desc="transcribing", quiet=not progress)
 
 
-# Public names for the adapters (CLI, web app): analyse one file, check options before a folder run.
-analyse_file = _analyse_file
+# Public name for the adapters (CLI, web app): check options before a folder run.
 check_options = _check_options

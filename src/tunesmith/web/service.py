@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 MAX_COLUMNS = 1600            # spectrogram columns sent to the page (max-pooled in time)
 SPEC_RANGE_DB = 70.0          # dynamic range of a drawn spectrogram
 F0_POINTS = 3000              # pitch-track points sent to the page (decimated)
-TRANSCRIBE_BLOCK_S = 30.0     # seconds of audio per analysis block (bounded memory, progress steps)
 PLOT_MIDI_MARGIN = 7          # semitones of spectrogram below the lowest and above the highest note
 RENDER_SR = 22050             # sample rate of rendered notes (Hz)
 CONVERT_MELS = 128            # mel bands of the before/after spectrograms
@@ -220,9 +219,8 @@ def _track_json(track, seq) -> dict:
 def run_transcribe(path: Path, ctx, *, name: str = "take", instrument: str | None = None,
                    min_note_ms: float | None = None, onset_threshold: float | None = None) -> dict:
     """Transcribe one upload; the notes are published as soon as they exist, the score after."""
-    from tunesmith.audio import info, stream
-    from tunesmith.transcribe import pitch_range, transcribe_track
-    from tunesmith.transcribe.pitch import SR
+    from tunesmith.audio import info
+    from tunesmith.transcribe import analyse_file, pitch_range
     from tunesmith.transcribe.quantize import score
 
     options = {k: v for k, v in (("instrument", instrument), ("min_note_ms", min_note_ms),
@@ -230,15 +228,12 @@ def run_transcribe(path: Path, ctx, *, name: str = "take", instrument: str | Non
     pitch_range(instrument)              # a bad preset fails here, before any work
     duration = float(info(path)["duration"])
     ctx.progress(0.05, "analysing pitch")
-    ctx.models.transcriber()             # loaded once; transcribe_track finds it in the library's cache
-    done = [0.0]
+    ctx.models.transcriber()             # loaded once; analyse_file finds it in the library's cache
 
-    def progress(seconds: float) -> None:
-        done[0] += seconds
-        ctx.progress(0.05 + 0.55 * min(1.0, done[0] / max(duration, 1e-6)), "analysing pitch")
+    def progress(done: float, total: float) -> None:
+        ctx.progress(0.05 + 0.55 * min(1.0, done / max(total, 1e-6)), "analysing pitch")
 
-    result = transcribe_track((b.samples for b in stream(path, block_s=TRANSCRIBE_BLOCK_S, sr=SR)),
-                              name=name, progress=progress, **options)
+    result = analyse_file(path, name=name, on_progress=progress, **options)
     seq = result.notes
     warnings = []
     if not len(seq):
@@ -340,13 +335,11 @@ _AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff"}
 
 def _transcribed(path: Path, ctx):
     """An uploaded recording as a quantised primer (the same pipeline as ``run_transcribe``)."""
-    from tunesmith.audio import stream
-    from tunesmith.transcribe import transcribe_track
-    from tunesmith.transcribe.pitch import SR
+    from tunesmith.transcribe import analyse_file
     from tunesmith.transcribe.quantize import score
 
     ctx.models.transcriber()
-    result = transcribe_track((b.samples for b in stream(path, block_s=TRANSCRIBE_BLOCK_S, sr=SR)), name="primer")
+    result = analyse_file(path, name="primer")
     if not len(result.notes):
         raise TunesmithError("the primer recording has no pitched notes to continue")
     return score(result.notes)
