@@ -118,3 +118,22 @@ def test_render_performances_cuts_each_clip_at_its_own_notes():
     np.testing.assert_allclose(clips[1].samples, single.samples, atol=0.02)
     with pytest.raises(ValueError, match="same GM program"):
         ds.render_performances([a, b.copy(program=0)], SR)
+
+
+def test_builtin_settings_equal_the_shipped_config():
+    """configs/transcriber.yaml is the recipe of the shipped model; the DEFAULTS dict must say the same."""
+    assert tr.load_config(None) == tr.load_config(tr.DEFAULT_CONFIG)
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file(),
+                    reason="FluidSynth + FluidR3 needed (apt-get install fluidsynth fluid-soundfont-gm)")
+def test_make_clips_mixes_renders_and_sung_phrases_with_labels_inside_the_audio(tmp_path):
+    cfg = tr.load_config(None, ["data.clips=4", "data.p_corpus=0", "data.p_sung=0.5", "data.workers=1",
+                                "data.soundfonts=[/usr/share/sounds/sf2/FluidR3_GM.sf2]"])
+    d = np.load(tr.make_clips(cfg, tmp_path / "clips.npz"))
+    assert len(d["lengths"]) == 4 and d["audio"].dtype == np.int16
+    ends = np.cumsum(d["n_notes"])
+    for k, (n_audio, end) in enumerate(zip(d["lengths"], ends)):
+        notes = d["notes"][end - d["n_notes"][k]:end]
+        assert len(notes) >= 3 and notes[:, 1].max() <= n_audio / SR + 1e-3
+        assert 24 <= notes[:, 2].min() and notes[:, 2].max() <= 107

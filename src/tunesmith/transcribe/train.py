@@ -4,12 +4,13 @@ Data. Either a folder of the user's own recordings with reference notes (audio +
 of the same stem, as :func:`tunesmith.transcribe.evaluate.pair_files` finds them), or, without
 ``--data``, synthetic clips rendered by :func:`make_clips`: performed excerpts of training melodies
 (:data:`tunesmith.transcribe.dataset.TRAIN_CORPORA` and random melodies; never the folk tunes of the
-evaluation sets) on GM programs through the soundfonts of ``data.soundfonts`` (FluidR3 by default;
-TimGM6mb is kept out: it is the unseen-soundfont benchmark's), plus, with probability
+evaluation sets) on GM programs through the soundfonts of ``data.soundfonts`` (FluidR3 and MuseScore
+General by default; TimGM6mb is kept out: it is the unseen-soundfont benchmark's), plus, with probability
 ``data.p_sung``, a source-filter singing voice (:func:`sung_clip`: glottal pulses through vowel
 formants, vibrato, portamento, scoops, drift, jitter, shimmer, breath and consonant noise, with
-exact note labels). Each clip is augmented (:func:`augment`): detuning, room reverb, random EQ,
-telephone band-limiting, pink/white noise and level changes.
+exact note labels). Each clip is augmented (:func:`augment`): detuning, room reverb, random EQ
+(:func:`random_eq`), telephone band-limiting (:func:`phone_band`), slow level ramps (:func:`level_ramp`),
+white/pink/brown noise and a random peak level.
 
 Targets per 16 ms frame: the semitone class (0 = unvoiced), and soft onset / offset targets (a
 Gaussian of 10 ms around each note's start / end). Loss: cross-entropy on the pitch classes +
@@ -44,7 +45,7 @@ BUILTIN_CONFIG = {
                 "snr_db": [0.0, 30.0], "gain_db": [-35.0, 0.0]},
     "model": {"channels": 16, "reduce": 4, "hidden": 64},
     "optim": {"lr": 3e-3, "weight_decay": 1e-4, "batch": 16, "crop_frames": 320, "pct_start": 0.15},
-    "trainer": {"max_steps": 2800, "eval_every": 50, "threads": 1, "init": None},
+    "trainer": {"max_steps": 1800, "eval_every": 50, "threads": 1, "init": None},
 }
 ONSET_SIGMA_S = 0.010
 CROP_MARGIN = 8
