@@ -2,6 +2,8 @@
 
     python scripts/make_transcription_eval.py [--out bench_data/transcription_eval] [--per-instrument 5]
     python scripts/make_transcription_eval.py --unseen     # the unseen-soundfont set (TimGM6mb)
+    python scripts/make_transcription_eval.py --seed 1 --per-instrument 2 --out bench_data/transcription_dev_t17
+                                                           # a development set (other excerpts, same recipe)
 
 Melodies: music21's folk collections (essenFolksong, ryansMammoth, oneills1850), which the
 transcriber's training never uses (it trains on chorales, Palestrina, Monteverdi, Trecento and
@@ -46,6 +48,9 @@ def main(argv=None) -> int:
     ap.add_argument("--snr-db", type=float, default=20.0)
     ap.add_argument("--unseen", action="store_true", help="the unseen-soundfont set (TimGM6mb, 2 per instrument)")
     ap.add_argument("--soundfont", default=None, help="render through this .sf2 (default: the system GM soundfont)")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="another seed gives a development set: other excerpts and performances (the tunes come "
+                         "from the same folk collections, so some may also be in the test sets)")
     args = ap.parse_args(argv)
     if args.unseen:
         args.soundfont = args.soundfont or UNSEEN_SOUNDFONT
@@ -56,7 +61,8 @@ def main(argv=None) -> int:
         if not Path(args.soundfont).is_file():
             print(f"error: {args.soundfont} not found (apt-get install timgm6mb-soundfont)", file=sys.stderr)
             return 1
-    rng = np.random.default_rng(UNSEEN_SEED if args.unseen else SEED)
+    seed = args.seed if args.seed is not None else UNSEEN_SEED if args.unseen else SEED
+    rng = np.random.default_rng(seed)
     out = Path(args.out)
     (out / "clean").mkdir(parents=True, exist_ok=True)
     (out / "hard").mkdir(parents=True, exist_ok=True)
@@ -90,7 +96,7 @@ def main(argv=None) -> int:
                          "qpm": round(qpm, 1), "legato": round(legato, 2), "rt60": round(rt60, 2),
                          "notes": len(perf), "duration_s": round(audio.duration, 2)})
         print(f"{stem}: {len(perf)} notes, {audio.duration:.1f} s", file=sys.stderr)
-    (out / "manifest.json").write_text(json.dumps({"seed": UNSEEN_SEED if args.unseen else SEED, "sr": SR,
+    (out / "manifest.json").write_text(json.dumps({"seed": seed, "sr": SR,
                                                    "snr_db": args.snr_db,
                                                    "soundfont": Path(args.soundfont).name if args.soundfont else "FluidR3_GM.sf2",
                                                    "corpora": ds.EVAL_CORPORA, "excerpts": manifest}, indent=1))

@@ -6,15 +6,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # 1. System packages: FluidSynth and a General MIDI soundfont (rendering), when missing.
-#    TimGM6mb (timgm6mb-soundfont) is the transcription benchmark's unseen soundfont (never trained on).
+#    TimGM6mb (timgm6mb-soundfont) is the transcription benchmark's unseen soundfont (never trained on);
+#    MuseScore General (musescore-general-soundfont) is the transcriber recipe's second training soundfont.
 if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
-   || [ ! -f /usr/share/sounds/sf2/TimGM6mb.sf2 ]; then
+   || [ ! -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || [ ! -f /usr/share/sounds/sf3/MuseScore_General_Full.sf3 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
   if command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing fluidsynth, fluid-soundfont-gm and timgm6mb-soundfont with apt-get" >&2
+    echo "setup: installing fluidsynth, fluid-soundfont-gm, timgm6mb-soundfont and musescore-general-soundfont with apt-get" >&2
     $SUDO apt-get update -qq </dev/null >/dev/null || true
-    $SUDO apt-get install -y -qq fluidsynth fluid-soundfont-gm timgm6mb-soundfont </dev/null >/dev/null \
-      || { echo "setup: apt-get could not install fluidsynth fluid-soundfont-gm timgm6mb-soundfont (the render tests and the demo need them)" >&2; exit 1; }
+    $SUDO apt-get install -y -qq fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont </dev/null >/dev/null \
+      || { echo "setup: apt-get could not install fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont (the render tests, the demo and train transcriber need them)" >&2; exit 1; }
   else
     echo "setup: no apt-get; install FluidSynth and a GM soundfont yourself for realistic rendering" >&2
   fi

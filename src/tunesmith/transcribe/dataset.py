@@ -176,20 +176,38 @@ def perform(seq: NoteSequence, rng: np.random.Generator, instrument: Instrument,
 
 
 # ----------------------------------------------------------------------------- degradations
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Pink (1/f power) noise of ``n`` samples with unit RMS, shaped in the frequency domain."""
+def coloured_noise(n: int, rng: np.random.Generator, exponent: float = 1.0) -> np.ndarray:
+    """Noise of ``n`` samples with unit RMS and power spectrum ``P(f) ∝ f**-exponent``.
+
+    ``exponent`` 0 is white, 1 pink, 2 brown (red), -1 blue. Shaped in the frequency domain:
+    complex Gaussian bins scaled by ``f**(-exponent / 2)`` (the DC bin counts as ``f = 1``).
+    """
     spec = rng.normal(size=n // 2 + 1) + 1j * rng.normal(size=n // 2 + 1)
     f = np.arange(len(spec), dtype=np.float64)
     f[0] = 1.0
-    y = np.fft.irfft(spec / np.sqrt(f), n)
+    y = np.fft.irfft(spec * f ** (-exponent / 2), n)
     return (y / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+
+
+def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Pink (1/f power) noise of ``n`` samples with unit RMS (:func:`coloured_noise` with exponent 1)."""
+    return coloured_noise(n, rng, 1.0)
+
+
+def active_rms(y: np.ndarray) -> float:
+    """RMS over the non-silent samples (above -80 dB of the peak); 0 for a silent signal."""
+    active = np.abs(y) > 1e-4 * max(1e-9, float(np.abs(y).max()) if len(y) else 0.0)
+    return float(np.sqrt(np.mean(y[active] ** 2))) if active.any() else 0.0
+
+
+def add_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator, exponent: float = 1.0) -> np.ndarray:
+    """Add :func:`coloured_noise` at ``snr_db`` dB below the signal's RMS power (:func:`active_rms`)."""
+    return (y + coloured_noise(len(y), rng, exponent) * active_rms(y) * 10 ** (-snr_db / 20)).astype(np.float32)
 
 
 def add_pink_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     """Add pink noise at ``snr_db`` dB below the signal's RMS power (RMS over the non-silent part)."""
-    active = np.abs(y) > 1e-4 * max(1e-9, np.abs(y).max())
-    sig_rms = float(np.sqrt(np.mean(y[active] ** 2))) if active.any() else 0.0
-    return (y + pink_noise(len(y), rng) * sig_rms * 10 ** (-snr_db / 20)).astype(np.float32)
+    return add_noise(y, snr_db, rng, 1.0)
 
 
 def room_impulse(sr: int, rt60: float, rng: np.random.Generator, pre_delay_s: float = 0.01) -> np.ndarray:
@@ -226,3 +244,35 @@ def render_performance(perf: NoteSequence, sr: int, tail_s: float = 0.6, soundfo
     y = audio.samples
     peak = float(np.abs(y).max()) if len(y) else 0.0
     return Audio(y * (0.708 / peak) if peak > 0 else y, sr)
+
+
+RENDER_GAP_S = 2.0
+
+
+def render_performances(perfs: list[NoteSequence], sr: int, *, soundfont=None, tail_s: float = 0.6,
+                        gap_s: float = RENDER_GAP_S) -> list[Audio]:
+    """:func:`render_performance` of several performances on ONE GM program in a single FluidSynth run.
+
+    The performances are laid end to end, each starting ``gap_s`` after the previous one's last
+    note-off plus ``tail_s``, rendered once (the soundfont is loaded once: a compressed .sf3 takes
+    seconds to load), and cut back into one clip per performance (its notes from 0 to its last
+    note-off + ``tail_s``), each peak-normalised to -3 dBFS like :func:`render_performance`.
+    """
+    if len({p.program for p in perfs}) > 1:
+        raise ValueError("render_performances: every performance must use the same GM program")
+    starts, notes, t0 = [], [], 0.0
+    for p in perfs:
+        starts.append(t0)
+        notes += [replace(n, onset=n.onset + t0, offset=n.offset + t0) for n in p.notes]
+        t0 += p.duration + tail_s + gap_s
+    from tunesmith.render import render
+
+    joined = perfs[0].copy(notes=notes)
+    y = render(joined, sr, engine="fluidsynth", tail_s=tail_s, soundfont=soundfont).samples
+    out = []
+    for p, s0 in zip(perfs, starts):
+        a = int(round(s0 * sr))
+        seg = np.asarray(y[a:a + int(round((p.duration + tail_s) * sr))], dtype=np.float32)
+        peak = float(np.abs(seg).max()) if len(seg) else 0.0
+        out.append(Audio(seg * (0.708 / peak) if peak > 0 else seg, sr))
+    return out

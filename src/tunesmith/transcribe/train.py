@@ -4,12 +4,13 @@ Data. Either a folder of the user's own recordings with reference notes (audio +
 of the same stem, as :func:`tunesmith.transcribe.evaluate.pair_files` finds them), or, without
 ``--data``, synthetic clips rendered by :func:`make_clips`: performed excerpts of training melodies
 (:data:`tunesmith.transcribe.dataset.TRAIN_CORPORA` and random melodies; never the folk tunes of the
-evaluation sets) on GM programs through the soundfonts of ``data.soundfonts`` (FluidR3 by default;
-TimGM6mb is kept out: it is the unseen-soundfont benchmark's), plus, with probability
+evaluation sets) on GM programs through the soundfonts of ``data.soundfonts`` (FluidR3 and MuseScore
+General by default; TimGM6mb is kept out: it is the unseen-soundfont benchmark's), plus, with probability
 ``data.p_sung``, a source-filter singing voice (:func:`sung_clip`: glottal pulses through vowel
 formants, vibrato, portamento, scoops, drift, jitter, shimmer, breath and consonant noise, with
-exact note labels). Each clip is augmented (:func:`augment`): detuning, room reverb, random EQ,
-telephone band-limiting, pink/white noise and level changes.
+exact note labels). Each clip is augmented (:func:`augment`): detuning, room reverb, random EQ
+(:func:`random_eq`), telephone band-limiting (:func:`phone_band`), slow level ramps (:func:`level_ramp`),
+white/pink/brown noise and a random peak level.
 
 Targets per 16 ms frame: the semitone class (0 = unvoiced), and soft onset / offset targets (a
 Gaussian of 10 ms around each note's start / end). Loss: cross-entropy on the pitch classes +
@@ -35,16 +36,21 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "transcriber.yaml"
 BUILTIN_CONFIG = {
     "seed": 7,
-    "data": {"clips": 700, "p_eval_instruments": 0.6, "p_corpus": 0.55, "p_sung": 0.0,
-             "soundfonts": ["/usr/share/sounds/sf2/FluidR3_GM.sf2"], "val_clips": 24},
-    "augment": {"p_detune": 0.6, "max_cents": 30.0, "p_reverb": 0.4, "p_eq": 0.0, "p_phone": 0.0,
-                "p_noise": 0.6, "snr_db": [5.0, 40.0], "gain_db": [-35.0, 0.0]},
+    "data": {"clips": 1200, "p_eval_instruments": 0.6, "p_corpus": 0.55, "p_sung": 0.15,
+             "soundfonts": ["/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf3/MuseScore_General_Full.sf3"],
+             "val_clips": 32, "render_batch": 64, "workers": 2},
+    "augment": {"p_detune": 0.6, "max_cents": 30.0, "p_reverb": 0.6, "rt60_s": [0.2, 2.0], "wet": [0.2, 0.7],
+                "p_eq": 0.3, "p_phone": 0.1, "p_level": 0.3, "p_noise": 0.7, "noise_colours": [0.0, 1.0, 2.0],
+                "snr_db": [0.0, 30.0], "gain_db": [-35.0, 0.0]},
     "model": {"channels": 16, "reduce": 4, "hidden": 64},
     "optim": {"lr": 3e-3, "weight_decay": 1e-4, "batch": 16, "crop_frames": 320, "pct_start": 0.15},
-    "trainer": {"max_steps": 2000, "eval_every": 50, "threads": 1, "init": None},
+    "trainer": {"max_steps": 1800, "eval_every": 50, "threads": 1, "init": None},
 }
 ONSET_SIGMA_S = 0.010
 CROP_MARGIN = 8
+EQ_Q = 1.0                      # quality factor of the random EQ's peaking bands
+PHONE_BAND_HZ = (300.0, 3400.0)  # telephone pass band
+PHONE_SR = 8000                 # telephone sample rate (Hz)
 
 
 # ----------------------------------------------------------------------------- config
@@ -156,10 +162,55 @@ def sung_clip(rng: np.random.Generator, sr: int = 16000, n_notes: int | None = N
     return out.astype(np.float32), np.array(labels, dtype=np.float32).reshape(-1, 3)
 
 
-def augment(y: np.ndarray, notes: np.ndarray, rng: np.random.Generator, aug: dict, sr: int = 16000):
-    """Detune (labels moved with it), reverb, random EQ, phone band, noise and gain; returns ``(y, notes)``."""
+def random_eq(y: np.ndarray, rng: np.random.Generator, sr: int = 16000, *, max_bands: int = 3,
+              max_db: float = 12.0, f_lo: float = 150.0, f_hi: float = 5000.0) -> np.ndarray:
+    """Formant-like colouring: 1..``max_bands`` peaking filters (RBJ biquads, Q = 1).
+
+    Each band has a centre frequency log-uniform in ``[f_lo, f_hi]`` Hz and a gain uniform in
+    ``±max_db`` dB: ``H(z) = (1 + αA - 2cos(w)z⁻¹ + (1 - αA)z⁻²) / (1 + α/A - 2cos(w)z⁻¹ + (1 - α/A)z⁻²)``
+    with ``A = 10**(gain/40)``, ``w = 2π fc / sr``, ``α = sin(w) / (2Q)``.
+    """
+    from scipy.signal import lfilter
+
+    for _ in range(int(rng.integers(1, max_bands + 1))):
+        fc = float(np.exp(rng.uniform(np.log(f_lo), np.log(f_hi))))
+        A, w = 10 ** (float(rng.uniform(-max_db, max_db)) / 40), 2 * np.pi * fc / sr
+        al = np.sin(w) / (2 * EQ_Q)
+        b = [1 + al * A, -2 * np.cos(w), 1 - al * A]
+        a = [1 + al / A, -2 * np.cos(w), 1 - al / A]
+        y = lfilter(b, a, y)
+    return np.asarray(y, dtype=np.float32)
+
+
+def phone_band(y: np.ndarray, sr: int = 16000) -> np.ndarray:
+    """Telephone channel: 4th-order Butterworth band-pass 300-3400 Hz and an 8 kHz round trip."""
     import soxr
-    from scipy.signal import butter, lfilter, sosfilt
+    from scipy.signal import butter, sosfilt
+
+    y = sosfilt(butter(4, PHONE_BAND_HZ, "bandpass", fs=sr, output="sos"), y)
+    return soxr.resample(soxr.resample(y, sr, PHONE_SR), PHONE_SR, sr).astype(np.float32)[: len(y)]
+
+
+def level_ramp(y: np.ndarray, rng: np.random.Generator, sr: int = 16000, *, max_db: float = 10.0,
+               segment_s: tuple = (1.0, 4.0)) -> np.ndarray:
+    """Slow level changes (a player's dynamics, a moving microphone): a gain in dB that moves
+    linearly between random values in ``±max_db`` at breakpoints ``segment_s`` seconds apart."""
+    knots_t, t = [0.0], 0.0
+    while t < len(y) / sr:
+        t += float(rng.uniform(*segment_s))
+        knots_t.append(t)
+    knots_db = rng.uniform(-max_db, max_db, size=len(knots_t))
+    gain_db = np.interp(np.arange(len(y)) / sr, knots_t, knots_db)
+    return (y * 10 ** (gain_db / 20)).astype(np.float32)
+
+
+def augment(y: np.ndarray, notes: np.ndarray, rng: np.random.Generator, aug: dict, sr: int = 16000):
+    """Detune (labels moved with it), reverb, random EQ, phone band, level ramps, coloured noise and
+    gain; returns ``(y, notes)``. Each step runs with its probability ``aug['p_*']``; reverb RT60 and
+    wet mix are uniform in ``aug['rt60_s']`` / ``aug['wet']``, the noise's colour is drawn from
+    ``aug['noise_colours']`` (spectral exponents: 0 white, 1 pink, 2 brown) at an SNR uniform in
+    ``aug['snr_db']``, and the peak level is uniform in ``aug['gain_db']`` dBFS."""
+    import soxr
 
     from tunesmith.transcribe import dataset as ds
 
@@ -171,31 +222,81 @@ def augment(y: np.ndarray, notes: np.ndarray, rng: np.random.Generator, aug: dic
         notes[:, :2] /= factor
         notes[:, 2] += cents / 100
     if rng.random() < aug["p_reverb"]:
-        y = ds.add_reverb(y, sr, rng, rt60=float(rng.uniform(0.2, 1.5)), wet=float(rng.uniform(0.2, 0.6)))
-    if rng.random() < aug.get("p_eq", 0.0):      # 1-3 random peaking bands of +-12 dB (formant-like colouring)
-        for _ in range(int(rng.integers(1, 4))):
-            fc, gain, q = float(np.exp(rng.uniform(np.log(150), np.log(5000)))), float(rng.uniform(-12, 12)), 1.0
-            A, w = 10 ** (gain / 40), 2 * np.pi * fc / sr
-            al = np.sin(w) / (2 * q)
-            b = [1 + al * A, -2 * np.cos(w), 1 - al * A]
-            a = [1 + al / A, -2 * np.cos(w), 1 - al / A]
-            y = lfilter(b, a, y).astype(np.float32)
-    if rng.random() < aug.get("p_phone", 0.0):    # telephone band 300-3400 Hz, 8 kHz round trip
-        y = sosfilt(butter(4, [300, 3400], "bandpass", fs=sr, output="sos"), y)
-        y = soxr.resample(soxr.resample(y, sr, 8000), 8000, sr).astype(np.float32)[: len(y)]
+        y = ds.add_reverb(y, sr, rng, rt60=float(rng.uniform(*aug.get("rt60_s", (0.2, 1.5)))),
+                          wet=float(rng.uniform(*aug.get("wet", (0.2, 0.6)))))
+    if rng.random() < aug.get("p_eq", 0.0):
+        y = random_eq(y, rng, sr)
+    if rng.random() < aug.get("p_phone", 0.0):
+        y = phone_band(y, sr)
+    if rng.random() < aug.get("p_level", 0.0):
+        y = level_ramp(y, rng, sr)
     if rng.random() < aug["p_noise"]:
-        snr = float(rng.uniform(*aug["snr_db"]))
-        if rng.random() < 0.5:
-            y = ds.add_pink_noise(y, snr, rng)
-        else:
-            rms = float(np.sqrt(np.mean(y ** 2)))
-            y = (y + rng.normal(size=len(y)).astype(np.float32) * rms * 10 ** (-snr / 20)).astype(np.float32)
+        colour = float(rng.choice(aug.get("noise_colours", (0.0, 1.0))))
+        y = ds.add_noise(y, float(rng.uniform(*aug["snr_db"])), rng, colour)
     y = y * 10 ** (float(rng.uniform(*aug["gain_db"])) / 20) / max(1e-6, float(np.abs(y).max()))
     return np.clip(y, -1, 1).astype(np.float32), notes
 
 
+def _plan_clip(rng: np.random.Generator, d: dict, melodies: list):
+    """One synthetic clip's plan: ``("sung", None, None)`` or ``("render", soundfont, performance)``."""
+    from tunesmith.transcribe import dataset as ds
+
+    if rng.random() < d.get("p_sung", 0.0):
+        return ("sung", None, None)
+    inst = ds.INSTRUMENTS[str(rng.choice(ds.EVAL_INSTRUMENTS if rng.random() < d["p_eval_instruments"]
+                                         else list(ds.INSTRUMENTS)))]
+    if rng.random() < d["p_corpus"] and melodies:
+        mel = melodies[int(rng.integers(len(melodies)))]
+    else:
+        mel = ds.random_melody(rng, n_notes=int(rng.integers(30, 80)))
+    mel = ds.excerpt(mel, rng, max_beats=float(rng.uniform(20, 40)))
+    if len(mel) < 3:
+        return None
+    perf = ds.perform(mel, rng, inst, qpm=float(rng.uniform(55, 190)), legato=float(rng.uniform(0.4, 1.0)),
+                      lead_in_s=float(rng.uniform(0.05, 0.6)))
+    sf = d["soundfonts"][int(rng.integers(len(d["soundfonts"])))]
+    return ("render", sf, perf)
+
+
+def _render_chunk(job):
+    """One FluidSynth run of :func:`_render_plans` (module level, so a process pool can call it)."""
+    from tunesmith.transcribe import dataset as ds
+
+    sf, perfs, sr = job
+    try:
+        return [c.samples for c in ds.render_performances(perfs, sr, soundfont=sf)]
+    except Exception as exc:  # noqa: BLE001 - a failed render only loses its clips
+        log.warning("render failed (%s): %s", sf, exc)
+        return None
+
+
+def _render_plans(plans: list, sr: int, batch: int, workers: int = 1) -> dict:
+    """Render every ``"render"`` plan, grouped by (soundfont, program) in runs of ``batch``
+    (:func:`tunesmith.transcribe.dataset.render_performances`) on ``workers`` processes; returns
+    ``{plan index: samples}``. The renders are deterministic, so the result does not depend on ``workers``."""
+    groups: dict = {}
+    for i, plan in enumerate(plans):
+        if plan is not None and plan[0] == "render":
+            groups.setdefault((plan[1], plan[2].program), []).append(i)
+    chunks = [ids[k:k + batch] for ids in groups.values() for k in range(0, len(ids), batch)]
+    jobs = [(plans[c[0]][1], [plans[i][2] for i in c], sr) for c in chunks]
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_render_chunk, jobs))
+    else:
+        results = [_render_chunk(j) for j in jobs]
+    return {i: y for c, r in zip(chunks, results) if r is not None for i, y in zip(c, r)}
+
+
 def make_clips(cfg: dict, out: Path, progress=None) -> Path:
-    """Render ``data.clips`` augmented training clips to ``out`` (npz: int16 audio at 16 kHz + notes)."""
+    """Render ``data.clips`` augmented training clips to ``out`` (npz: int16 audio at 16 kHz + notes).
+
+    Every clip is planned first (instrument, melody, performance, soundfont, or a sung phrase), the
+    renders run grouped by soundfont and program (``data.render_batch`` clips per FluidSynth run), then
+    each clip is augmented in plan order.
+    """
     from tunesmith.transcribe import dataset as ds
     from tunesmith.transcribe.pitch import SR
 
@@ -206,30 +307,19 @@ def make_clips(cfg: dict, out: Path, progress=None) -> Path:
         paths = ds.corpus_paths(ds.TRAIN_CORPORA)
         for i in rng.permutation(len(paths))[:160]:
             melodies += ds.load_melodies(paths[i], max_tunes=1)
-    names = list(ds.INSTRUMENTS)
+    plans = [_plan_clip(rng, d, melodies) for _ in range(int(d["clips"]))]
+    rendered = _render_plans(plans, SR, int(d.get("render_batch", 1)), int(d.get("workers", 1)))
     audio, notes = [], []
-    for k in range(int(d["clips"])):
-        if rng.random() < d.get("p_sung", 0.0):
+    for k, plan in enumerate(plans):
+        if plan is None:
+            continue
+        if plan[0] == "sung":
             y, nt = sung_clip(rng, SR)
+        elif k in rendered:
+            y = rendered[k]
+            nt = np.array([[n.onset, n.offset, n.pitch] for n in plan[2].notes], dtype=np.float32)
         else:
-            inst = ds.INSTRUMENTS[str(rng.choice(ds.EVAL_INSTRUMENTS if rng.random() < d["p_eval_instruments"]
-                                                 else names))]
-            if rng.random() < d["p_corpus"] and melodies:
-                mel = melodies[int(rng.integers(len(melodies)))]
-            else:
-                mel = ds.random_melody(rng, n_notes=int(rng.integers(30, 80)))
-            mel = ds.excerpt(mel, rng, max_beats=float(rng.uniform(20, 40)))
-            if len(mel) < 3:
-                continue
-            perf = ds.perform(mel, rng, inst, qpm=float(rng.uniform(55, 190)), legato=float(rng.uniform(0.4, 1.0)),
-                              lead_in_s=float(rng.uniform(0.05, 0.6)))
-            sf = d["soundfonts"][int(rng.integers(len(d["soundfonts"])))]
-            try:
-                y = ds.render_performance(perf, SR, soundfont=sf).samples
-            except Exception as exc:  # noqa: BLE001 - a failed render only loses one clip
-                log.warning("render failed: %s", exc)
-                continue
-            nt = np.array([[n.onset, n.offset, n.pitch] for n in perf.notes], dtype=np.float32)
+            continue
         y, nt = augment(y, nt, rng, aug, SR)
         audio.append((y * 32767).astype(np.int16))
         notes.append(nt)
