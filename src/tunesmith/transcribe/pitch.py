@@ -404,6 +404,22 @@ def _chunk_outputs(net: TranscriberNet, fe: HarmonicFrontEnd, seg: np.ndarray, p
 
 
 N_HARMONICITY = 8
+MISSING_F0_SHARE = 0.003     # an f0 row holding less of its harmonic span's power is taken as missing
+MISSING_F0_OCTAVES = 2       # ... and the f0 moved up an octave, at most this many times
+
+
+def _harmonic_rows(base: torch.Tensor) -> torch.Tensor:
+    """Front-end rows of harmonics 1 … :data:`N_HARMONICITY` above the f0 rows ``base``: (T,) → (H, T)."""
+    offs = torch.tensor([int(round(12 * BINS_PER_SEMITONE * math.log2(h))) for h in range(1, N_HARMONICITY + 1)])
+    return base[None, :] + offs[:, None]
+
+
+def _band_power(power: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """Per frame, the power summed over rows ``lo … hi`` (inclusive, clamped to the spectrum)."""
+    n_spec = power.shape[0]
+    lo, hi = lo.clamp(0, n_spec - 1), hi.clamp(0, n_spec - 1)
+    cum = torch.cumsum(power, 0)
+    return cum.gather(0, hi[None])[0] - cum.gather(0, lo[None])[0] + power.gather(0, lo[None])[0]
 
 
 def _harmonicity(spec: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -412,19 +428,30 @@ def _harmonicity(spec: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     ``spec`` is one front-end output ``(n_spec, T)``, ``idx`` the chosen semitone
     per frame (0 = ``MIDI_LOW``). A single harmonic tone gives values near 1;
     a chord puts energy between the harmonics of its top or strongest note.
+
+    A chord can also be answered with a note an octave or two below its root, whose
+    dense harmonic series then covers every chord tone. Where the f0 row (±1 bin)
+    holds less than :data:`MISSING_F0_SHARE` of the power between the f0 and its 8th
+    harmonic, the f0 is taken an octave up (at most :data:`MISSING_F0_OCTAVES` times)
+    before the share is measured. Chosen on one rendered chord sequence (median 0.87
+    before, 0.48 after) and 40 FluidR3 development excerpts (lowest median 0.70 after;
+    a 2 % share lifts bassoon, whose fundamental is weak, and calls it polyphonic).
     """
     power = torch.exp(spec * SPEC_SCALE + SPEC_SHIFT)                       # (F, T)
-    n_spec, T = power.shape
+    T = power.shape[1]
+    idx = idx.long()
+    for _ in range(MISSING_F0_OCTAVES):
+        base = (idx + MIDI_LOW - SPEC_MIDI_LOW).long() * BINS_PER_SEMITONE
+        f0_power = _band_power(power, base - 1, base + 1)
+        span = _band_power(power, base - 1, _harmonic_rows(base)[-1] + 1)
+        weak = f0_power < MISSING_F0_SHARE * span
+        idx = torch.where(weak & (idx + 12 < N_PITCHES), idx + 12, idx)
     base = (idx + MIDI_LOW - SPEC_MIDI_LOW).long() * BINS_PER_SEMITONE      # row of the f0
-    offs = torch.tensor([int(round(12 * BINS_PER_SEMITONE * math.log2(h))) for h in range(1, N_HARMONICITY + 1)])
-    rows = (base[None, :] + offs[:, None])                                  # (H, T)
-    near = torch.stack([rows - 1, rows, rows + 1]).clamp(0, n_spec - 1)    # (3, H, T)
+    rows = _harmonic_rows(base)                                             # (H, T)
+    near = torch.stack([rows - 1, rows, rows + 1]).clamp(0, power.shape[0] - 1)   # (3, H, T)
     t = torch.arange(T).expand_as(near)
     on_harm = power[near.reshape(-1), t.reshape(-1)].view(3, -1, T).sum((0, 1))
-    cum = torch.cumsum(power, 0)
-    lo = (base - 1).clamp(0, n_spec - 1)
-    hi = (rows[-1] + 1).clamp(0, n_spec - 1)
-    total = cum.gather(0, hi[None])[0] - cum.gather(0, lo[None])[0] + power.gather(0, lo[None])[0]
+    total = _band_power(power, base - 1, rows[-1] + 1)
     return (on_harm / total.clamp_min(1e-12)).clamp(0, 1)
 
 
