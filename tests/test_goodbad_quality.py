@@ -133,7 +133,7 @@ def test_descriptors_lr_tells_saturated_and_noisy_speech_from_clean(clean):
     """The ``descriptors+lr`` classifier, trained on 2-s windows of one real reading (clean, tanh-
     saturated or at 3 dB SNR in white noise), calls held-out windows of the same kinds right (the
     windows overlap by three quarters: this checks the fit and the decision, not generalisation)."""
-    from tunesmith.classify.compare import _descriptors_lr, _frontend_features, with_quality
+    from tunesmith.classify.compare import descriptors_lr, frontend_features, with_quality
 
     rng = np.random.default_rng(3)
     n = 2 * SR
@@ -143,8 +143,8 @@ def test_descriptors_lr_tells_saturated_and_noisy_speech_from_clean(clean):
     noisy = good + rng.standard_normal(good.shape) * 0.05 * 10 ** (-3 / 20)
     x = np.concatenate([good, sat, noisy]).astype(np.float32)
     y = np.array([1] * len(good) + [0] * (2 * len(good)))
-    d = with_quality(_frontend_features("descriptors", x, SR), _frontend_features("quality", x, SR)).numpy()
+    d = with_quality(frontend_features("descriptors", x, SR), frontend_features("quality", x, SR)).numpy()
     test = np.zeros(len(y), bool)
     test[[2, 9, len(good) + 4, 2 * len(good) + 7]] = True
-    probs = _descriptors_lr(d[~test], y[~test], d[test], 0, reference=1)
+    probs = descriptors_lr(d[~test], y[~test], d[test], 0, reference=1)
     assert probs.argmax(1).tolist() == y[test].tolist()

@@ -76,7 +76,8 @@ from tunesmith.errors import TunesmithError
 from tunesmith.features import registry
 
 __all__ = ["ALL_REPRESENTATIONS", "compare_features", "CompareResult", "ConvRBM", "ConvAutoencoder",
-           "fit_network", "feature_augment", "augment_rows", "window_metrics", "range_exceedance"]
+           "fit_network", "feature_augment", "augment_rows", "window_metrics", "range_exceedance",
+           "descriptors_lr", "frontend_features"]
 
 #: Representations fed to the CNN, and everything ``--features`` accepts (:mod:`tunesmith.features.registry`).
 CNN_KINDS = registry.CNN_KINDS
@@ -325,7 +326,9 @@ def __getattr__(name):
 
 
 # --------------------------------------------------------------------------- features
-def _frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
+def frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
+    """Waveforms ``x`` (n, samples) at ``sr`` Hz through the classifier's ``kind`` front end, in batches:
+    a tensor (n, rows, frames) as ``compare_features`` feeds its representations."""
     import torch
 
     from tunesmith.classify.model import DEFAULT_FEATURE_SETTINGS, make_frontend
@@ -549,7 +552,7 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
 
     def features_of(kind):
         if kind not in cache:
-            cache[kind] = _frontend_features(kind, ws.x, sr)
+            cache[kind] = frontend_features(kind, ws.x, sr)
         return cache[kind]
 
     for rep in reps:
@@ -565,7 +568,7 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
                 if rep in ("descriptors+lr", "descriptors+gmm"):
                     d = with_quality(features_of("descriptors"), features_of("quality")).numpy()
                     if rep == "descriptors+lr":
-                        probs = _descriptors_lr(d[tr], y[tr], d[te], fit_seed, reference=reference)
+                        probs = descriptors_lr(d[tr], y[tr], d[te], fit_seed, reference=reference)
                     else:
                         fr = _frames_with_deltas(d)
                         probs = GaussianClassScorer(seed=fit_seed).fit(fr[tr], y[tr], n_classes) \
@@ -647,7 +650,7 @@ def range_exceedance(reference: np.ndarray, *, q: float = RANGE_Q):
     return exceed
 
 
-def _descriptors_lr(dtr, ytr, dte, seed, *, reference: int | None = None):
+def descriptors_lr(dtr, ytr, dte, seed, *, reference: int | None = None):
     """``LR_BLEND`` x (range-exceedance LR) + (1 - ``LR_BLEND``) x (standardised LR), class probabilities."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
