@@ -117,3 +117,18 @@ def test_melody_bits_is_causal_changing_note_t_leaves_earlier_probabilities(chor
         assert np.allclose(dists[:t + 1], dists_c[:t + 1], atol=1e-6)   # P(event i) for i <= t: the past only
         assert np.allclose(pb[:t], pc[:t], atol=1e-6)
         assert not np.allclose(dists[t + 1], dists_c[t + 1], atol=1e-4)  # the future sees the change
+
+
+def test_classifier_folder_with_no_readable_audio_names_a_file(tmp_path):
+    """A labelled folder whose every file is unreadable: one line that counts them and names the first."""
+    from tunesmith.classify.data import load_windows, scan_labelled_folder
+    from tunesmith.errors import TunesmithError
+
+    for label in ("one", "several"):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / f"{label}.wav").write_text("not audio")
+    files, classes = scan_labelled_folder(tmp_path)
+    with pytest.raises(TunesmithError) as exc:
+        load_windows(files, classes, sr=16000, window_s=1.0, progress=False)
+    msg = str(exc.value)
+    assert "none of the 2 audio files" in msg and ".wav" in msg and "\n" not in msg

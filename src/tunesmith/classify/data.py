@@ -149,7 +149,9 @@ def load_windows(files: list[LabelledFile], classes: list[str], *, sr: int, wind
         fi.append(np.full(len(w), i))
         st.append(w.starts)
     if not xs:
-        raise TunesmithError("no readable audio files")
+        first = next(iter(failed.items()), None)
+        why = f" (first: {first[0]}: {first[1]})" if first else ""
+        raise TunesmithError(f"none of the {len(files)} audio files could be read{why}")
     return WindowSet(np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64),
                      np.concatenate(fi).astype(np.int64), np.concatenate(st).astype(np.float64),
                      files, classes, sr, failed)
