@@ -45,3 +45,21 @@ def sine():
     sr = 22050
     t = np.arange(sr) / sr
     return Audio((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)
+
+
+def _write_tone_take(path, pitches, sr: int = 16000, dur: float = 0.4) -> None:
+    """A take of harmonic tones (``dur`` s each, MIDI ``pitches``) and its reference ``.csv`` beside it."""
+    import soundfile as sf
+
+    t = np.arange(int(dur * sr)) / sr
+    y = np.concatenate([sum(np.sin(2 * np.pi * k * 440 * 2 ** ((p - 69) / 12) * t) / k for k in (1, 2, 3))
+                        * np.minimum(1, t / 0.01) * 0.2 for p in pitches])
+    sf.write(path, y.astype(np.float32), sr)
+    rows = [f"{i * dur:.3f},{(i + 1) * dur - 0.02:.3f},{p}" for i, p in enumerate(pitches)]
+    path.with_suffix(".csv").write_text("onset_s,offset_s,pitch_midi\n" + "\n".join(rows) + "\n")
+
+
+@pytest.fixture
+def tone_take():
+    """``tone_take(path, pitches)`` writes a transcriber training take with its reference notes."""
+    return _write_tone_take

@@ -8,9 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from tunesmith.errors import CheckpointError, TunesmithError
@@ -214,22 +212,13 @@ def test_griffin_lim_iterations_agree():
 
 
 # ----------------------------------------------------------------------------- the transcriber on the harness
-def _take(path: Path, pitches, sr: int = 16000, dur: float = 0.4) -> None:
-    t = np.arange(int(dur * sr)) / sr
-    y = np.concatenate([sum(np.sin(2 * np.pi * k * 440 * 2 ** ((p - 69) / 12) * t) / k for k in (1, 2, 3))
-                        * np.minimum(1, t / 0.01) * 0.2 for p in pitches])
-    sf.write(path, y.astype(np.float32), sr)
-    rows = [f"{i * dur:.3f},{(i + 1) * dur - 0.02:.3f},{p}" for i, p in enumerate(pitches)]
-    path.with_suffix(".csv").write_text("onset_s,offset_s,pitch_midi\n" + "\n".join(rows) + "\n")
-
-
-def test_transcriber_on_the_harness_learns_and_resumes_its_step_count_and_history(tmp_path):
+def test_transcriber_on_the_harness_learns_and_resumes_its_step_count_and_history(tmp_path, tone_take):
     from tunesmith.transcribe.train import clips_from_folder, load_config, train_transcriber
 
     takes = tmp_path / "takes"
     takes.mkdir()
     for i in range(5):
-        _take(takes / f"t{i}.wav", [60 + i, 64 + i, 67 + i, 72 - i, 65, 62])
+        tone_take(takes / f"t{i}.wav", [60 + i, 64 + i, 67 + i, 72 - i, 65, 62])
     clips = clips_from_folder(takes, tmp_path / "clips.npz")
     over = ["optim.batch=4", "optim.crop_frames=48", "optim.lr=0.01", "trainer.eval_every=5", "data.val_clips=1"]
     out = tmp_path / "run"

@@ -5,27 +5,17 @@ import csv
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from tunesmith.cli import main
 
 
-def _tone_file(path, pitches, sr=16000, dur=0.4):
-    t = np.arange(int(dur * sr)) / sr
-    y = np.concatenate([sum(np.sin(2 * np.pi * k * 440 * 2 ** ((p - 69) / 12) * t) / k for k in (1, 2, 3))
-                        * np.minimum(1, t / 0.01) * 0.2 for p in pitches])
-    sf.write(path, y.astype(np.float32), sr)
-    rows = [f"{i * dur:.3f},{(i + 1) * dur - 0.02:.3f},{p}" for i, p in enumerate(pitches)]
-    path.with_suffix(".csv").write_text("onset_s,offset_s,pitch_midi\n" + "\n".join(rows) + "\n")
-
-
-def test_train_transcriber_runs_resumes_and_writes_a_loadable_checkpoint(tmp_path):
+def test_train_transcriber_runs_resumes_and_writes_a_loadable_checkpoint(tmp_path, tone_take):
     from tunesmith.transcribe.pitch import load_model
 
     data = tmp_path / "takes"
     data.mkdir()
-    _tone_file(data / "a.wav", [60, 62, 64, 65, 67])
-    _tone_file(data / "b.wav", [72, 71, 69, 67, 65])
+    tone_take(data / "a.wav", [60, 62, 64, 65, 67])
+    tone_take(data / "b.wav", [72, 71, 69, 67, 65])
     out = tmp_path / "run"
     small = ["--set", "optim.batch=2", "optim.crop_frames=48", "trainer.eval_every=2", "data.val_clips=1"]
     assert main(["train", "transcriber", "--data", str(data), "-o", str(out), "--max-steps", "2", *small]) == 0
@@ -38,10 +28,10 @@ def test_train_transcriber_runs_resumes_and_writes_a_loadable_checkpoint(tmp_pat
     assert (out / "training_curves.png").stat().st_size > 0
 
 
-def test_train_transcriber_resume_without_a_run_is_a_one_line_error(tmp_path, capsys):
+def test_train_transcriber_resume_without_a_run_is_a_one_line_error(tmp_path, capsys, tone_take):
     data = tmp_path / "takes"
     data.mkdir()
-    _tone_file(data / "a.wav", [60, 62])
+    tone_take(data / "a.wav", [60, 62])
     assert main(["train", "transcriber", "--data", str(data), "-o", str(tmp_path / "run"), "--resume",
                  "--max-steps", "2"]) == 1
     assert "resume" in capsys.readouterr().err
@@ -65,7 +55,7 @@ def test_config_override_errors_are_clear():
         load_config(None, ["lr=0.01"])
 
 
-def test_init_shipped_starts_from_the_packaged_model(tmp_path):
+def test_init_shipped_starts_from_the_packaged_model(tmp_path, tone_take):
     """``--init shipped`` (the README's fine-tuning command) loads the packaged weights before training."""
     import torch
 
@@ -73,7 +63,7 @@ def test_init_shipped_starts_from_the_packaged_model(tmp_path):
 
     data = tmp_path / "takes"
     data.mkdir()
-    _tone_file(data / "a.wav", [60, 62, 64])
+    tone_take(data / "a.wav", [60, 62, 64])
     out = tmp_path / "run"
     small = ["--set", "optim.batch=2", "optim.crop_frames=48", "trainer.eval_every=1", "data.val_clips=1",
              "optim.lr=1e-9"]
