@@ -108,7 +108,8 @@ class Transcription:
     choice: dict | None = None    # how the path was chosen (voice.sung_evidence, "screened_out")
 
 
-def _check_options(min_note_ms, onset_threshold, tuning):
+def check_options(min_note_ms, onset_threshold, tuning):
+    """Raise a one-line :class:`TunesmithError` for settings no file could use (checked before a folder run)."""
     if not min_note_ms > 0:
         raise TunesmithError(f"min_note_ms must be positive, got {min_note_ms}")
     if not 0 < onset_threshold < 1:
@@ -144,7 +145,7 @@ def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=N
     from tunesmith.transcribe.quantize import annotate
     from tunesmith.transcribe.segment import segment
 
-    _check_options(min_note_ms, onset_threshold, tuning)
+    check_options(min_note_ms, onset_threshold, tuning)
     if segmentation not in SEGMENTATIONS:
         raise TunesmithError(f"segmentation must be one of {', '.join(SEGMENTATIONS)}, got {segmentation!r}")
     rng = pitch_range(instrument, fmin, fmax)
@@ -342,6 +343,3 @@ def transcribe_folder(paths, out_dir: str | Path, *, grid: float = 0.25, progres
 
     return run_batch(files, one, desc="transcribing", quiet=not progress)
 
-
-# Public name for the adapters (CLI, web app): check options before a folder run.
-check_options = _check_options
