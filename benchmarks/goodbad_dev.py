@@ -47,7 +47,7 @@ def without_quality():
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="good vs bad on the development sets of real recordings")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--features", default="logmel+stats,descriptors+lr,logmel")
+    ap.add_argument("--features", default="qualitynet+lr,logmel+stats,descriptors+lr,logmel")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     import torch
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
             for rep in res.scores:
                 if variant == "without" and rep == "logmel":
                     continue  # logmel has no quality rows: the same fit twice
-                if rep not in ("logmel+stats", "descriptors+lr"):
+                if rep not in ("logmel+stats", "descriptors+lr", "qualitynet+lr"):
                     variant_name = "no quality rows (none to take out)"
                 else:
                     variant_name = variant

@@ -82,6 +82,23 @@ def test_fit_writes_checkpoints_history_curves_and_resume_appends(tmp_path):
     assert not (tmp_path / "metrics.before-resume.csv").exists()
 
 
+def test_last_checkpoint_is_the_last_step_even_when_validation_stopped_improving(tmp_path):
+    """Resuming continues from the last step, not from the best one."""
+    from tunesmith.training import fit
+
+    model, data = _toy()
+
+    def worse_every_time(batch, batch_idx=0):  # the validation loss only ever rises
+        model.log("val_loss", torch.tensor(float(model.global_step)))
+
+    model.validation_step = worse_every_time
+    res = fit(model, data, tmp_path, max_epochs=3, accelerator="cpu", devices=1, progress=False, curves=None)
+    best = torch.load(res.best, map_location="cpu", weights_only=True)
+    last = torch.load(res.last, map_location="cpu", weights_only=True)
+    assert best["global_step"] == 4 and last["global_step"] == 12 == res.trainer.global_step
+    assert not list(tmp_path.glob("*.part"))
+
+
 def test_fit_time_budget_uses_lightnings_timer(tmp_path):
     from lightning.pytorch.callbacks import Timer
 

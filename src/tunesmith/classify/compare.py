@@ -31,6 +31,12 @@ training folds and scores the held-out fold. Representations:
     take usually shows ONE descriptor far outside the clean range; a sum of linear
     terms over 184 columns weighs that against many small deviations, the
     exceedance terms stay zero inside the clean range and only grow outside it.
+``qualitynet+lr``
+    the outputs of the shipped fault detector (:mod:`tunesmith.classify.qualitynet`, pretrained on
+    clean real recordings spoiled by :mod:`tunesmith.classify.degrade`'s eleven fault families): its
+    logits for "bad" and for each family and its 128-wide embedding, standardised, into a logistic
+    regression, averaged with ``descriptors+lr`` (``QNET_*`` constants). The detector has seen many
+    examples of rare faults (dropouts, level jumps, wow) that a user's folder holds a few of.
 ``descriptors+gmm``
     a Gaussian mixture per class on the same frame descriptors and their deltas; a
     window's class scores are its mean frame log-likelihoods.
@@ -77,7 +83,7 @@ from tunesmith.features import registry
 
 __all__ = ["ALL_REPRESENTATIONS", "compare_features", "CompareResult", "ConvRBM", "ConvAutoencoder",
            "fit_network", "feature_augment", "augment_rows", "window_metrics", "range_exceedance",
-           "descriptors_lr", "frontend_features"]
+           "descriptors_lr", "frontend_features", "qualitynet_features", "qualitynet_lr"]
 
 #: Representations fed to the CNN, and everything ``--features`` accepts (:mod:`tunesmith.features.registry`).
 CNN_KINDS = registry.CNN_KINDS
@@ -99,6 +105,13 @@ LR_C = 1.0
 RANGE_Q = 0.05
 LR_BLEND = 0.5
 REFERENCE_CLASSES = ("good", "clean")
+#: ``qualitynet+lr`` (chosen on the development sets, ``benchmarks/goodbad_dev.py``): which of the fault
+#: detector's outputs the regression sees (``"logits"``: the 12 logits; ``"all"``: logits and embedding),
+#: its inverse L2 strength, and the weight of ``descriptors+lr`` in the average.
+QNET_LOGITS = 12
+QNET_COLUMNS = "all"
+QNET_C = 0.1
+QNET_DESC_BLEND = 0.5
 AE_CODE = 32
 AE_EPOCHS = 8
 
@@ -333,6 +346,8 @@ def frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
 
     from tunesmith.classify.model import DEFAULT_FEATURE_SETTINGS, make_frontend
 
+    if kind == "qualitynet":
+        return qualitynet_features(x, sr)
     if kind == "quality":
         from tunesmith.classify.quality import QualityDescriptors
 
@@ -343,6 +358,39 @@ def frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
     with torch.no_grad():
         out = [fe(torch.from_numpy(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
     return torch.cat(out).float()
+
+
+def qualitynet_features(x: np.ndarray, sr: int):
+    """The shipped fault detector's outputs per window (``n, 12 + 128``: logits, then embedding), as a tensor.
+
+    Windows at another rate than 16 kHz are resampled first (``soxr``)."""
+    import torch
+
+    from tunesmith.classify.qualitynet import SR, load_quality_net, quality_outputs
+
+    if sr != SR:
+        import soxr
+
+        x = np.stack([soxr.resample(w, sr, SR) for w in x]).astype(np.float32)
+    return torch.from_numpy(quality_outputs(load_quality_net(), x))
+
+
+def qualitynet_lr(qtr, ytr, qte, seed, *, dtr=None, dte=None, reference: int | None = None):
+    """Class probabilities of a logistic regression on the fault detector's outputs (``QNET_COLUMNS`` of
+    them, standardised, inverse L2 strength ``QNET_C``), averaged with ``descriptors+lr`` on the descriptor
+    summaries ``dtr``/``dte`` with weight ``QNET_DESC_BLEND`` when those are given."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    cols = slice(0, QNET_LOGITS) if QNET_COLUMNS == "logits" else slice(None)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=QNET_C, max_iter=5000, class_weight="balanced",
+                                                               random_state=seed))
+    probs = model.fit(qtr[:, cols], ytr).predict_proba(qte[:, cols])
+    if dtr is not None and QNET_DESC_BLEND > 0:
+        probs = (1 - QNET_DESC_BLEND) * probs + QNET_DESC_BLEND * descriptors_lr(dtr, ytr, dte, seed,
+                                                                                   reference=reference)
+    return probs
 
 
 def fit_standardiser(train):
@@ -565,7 +613,13 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
                 tr, te = fold != k, fold == k
                 cw = class_weights(np.bincount(y[tr], minlength=n_classes), n_classes)
                 fit_seed = seed * 1000 + k
-                if rep in ("descriptors+lr", "descriptors+gmm"):
+                if rep == "qualitynet+lr":
+                    qf = features_of("qualitynet").numpy()
+                    d = with_quality(features_of("descriptors"), features_of("quality")).numpy() \
+                        if QNET_DESC_BLEND > 0 else None
+                    probs = qualitynet_lr(qf[tr], y[tr], qf[te], fit_seed, dtr=None if d is None else d[tr],
+                                          dte=None if d is None else d[te], reference=reference)
+                elif rep in ("descriptors+lr", "descriptors+gmm"):
                     d = with_quality(features_of("descriptors"), features_of("quality")).numpy()
                     if rep == "descriptors+lr":
                         probs = descriptors_lr(d[tr], y[tr], d[te], fit_seed, reference=reference)

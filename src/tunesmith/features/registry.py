@@ -109,6 +109,8 @@ REPRESENTATIONS: Mapping[str, Representation] = MappingProxyType({r.name: r for 
 COMPARE_METHODS: Mapping[str, str] = MappingProxyType({
     "descriptors+lr": "descriptors and quality rows, summarised per window, logistic regression",
     "descriptors+gmm": "descriptor frames with deltas scored by one Gaussian mixture per class",
+    "qualitynet+lr": "outputs of the shipped fault detector (pretrained on many kinds of damage), with "
+                     "descriptors+lr, logistic regression",
     "crbm": "codes of a convolutional RBM trained on the training part (Lee et al. 2009), then the CNN",
     "autoencoder": "codes of a convolutional autoencoder trained on the training part, then the CNN",
 })

@@ -20,6 +20,7 @@ name                      file                            used by
 ``composer``              ``composer-chorales.pt``        ``generate``, ``score``
 ``transform``             ``transform-piano2violin.pt``   ``convert``
 ``voices``                ``voices.pt``                   ``voices``, ``export``
+``quality``               ``quality.pt``                  ``compare-features`` (``qualitynet+lr``)
 ========================  ==============================  ==========================
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ MODELS: dict[str, str] = {
     "composer": "composer-chorales.pt",
     "transform": "transform-piano2violin.pt",
     "voices": "voices.pt",
+    "quality": "quality.pt",
 }
 ENV_PREFIX = "TUNESMITH_MODEL_"
 #: Old override names, honoured for one release (the new name wins when both are set).

@@ -70,6 +70,40 @@ def resume_path(ckpt_dir: Path, resume: bool | str) -> Path | None:
     return None
 
 
+def _last_checkpoint(path: Path):
+    """A callback that writes ``path`` after every validation, epoch and at the end of training.
+
+    ``ModelCheckpoint(save_last=True)`` rewrites ``last.ckpt`` only when it also saved a best checkpoint at
+    that step, so a run whose validation loss stopped improving would resume from its best step, not its
+    last. Written through a temporary file and renamed (atomic)."""
+    from lightning.pytorch.callbacks import Callback
+
+    class LastCheckpoint(Callback):
+        def __init__(self):
+            self.saved_step = -1
+
+        def _save(self, trainer) -> None:
+            if trainer.sanity_checking or getattr(trainer, "fast_dev_run", False) or \
+                    trainer.global_step == self.saved_step:
+                return
+            tmp = path.with_name(path.name + ".part")
+            trainer.save_checkpoint(str(tmp))
+            if trainer.is_global_zero:
+                os.replace(tmp, path)
+            self.saved_step = trainer.global_step
+
+        def on_validation_end(self, trainer, pl_module):
+            self._save(trainer)
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self._save(trainer)
+
+        def on_train_end(self, trainer, pl_module):
+            self._save(trainer)
+
+    return LastCheckpoint()
+
+
 def fit(module, data, out_dir: str | Path, *, max_epochs: int | None = None, max_steps: int | None = None,
         max_minutes: float | None = None, accelerator: str = "auto", devices="auto", resume: bool | str = False,
         monitor: str | None = "val_loss", mode: str = "min", patience: int | None = None,
@@ -117,8 +151,8 @@ def fit(module, data, out_dir: str | Path, *, max_epochs: int | None = None, max
     ckpt_path = None if fast_dev_run else resume_path(ckpt_dir, resume)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_cb = ModelCheckpoint(dirpath=ckpt_dir, filename=BEST_CHECKPOINT, monitor=monitor, mode=mode,
-                              save_last=True, save_top_k=1, enable_version_counter=False)
-    cbs = [ckpt_cb, *callbacks]
+                              save_last=False, save_top_k=1, enable_version_counter=False)
+    cbs = [ckpt_cb, _last_checkpoint(ckpt_dir / LAST_CHECKPOINT), *callbacks]
     if patience and monitor:
         cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(patience)))
     held = hold_metrics_for_resume(out) if ckpt_path is not None and is_main_process() else None

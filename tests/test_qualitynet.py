@@ -1,0 +1,124 @@
+"""The fault detector: its front end, the shipped model's decisions on real speech, ``qualitynet+lr``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SR = 16000
+SPEECH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "speech" / "librispeech"
+
+
+def _final_side_readers(count: int, seconds: float = 6.0) -> list[Path]:
+    """LibriSpeech readers of the good-vs-bad FINAL side (every fourth file) with at least ``seconds`` of
+    speech: the shipped detector never heard them (``scripts/train_default_quality.py`` trains on the
+    other three quarters)."""
+    import soundfile as sf
+
+    files = [f for f in sorted(SPEECH.glob("*.flac"))[::4] if sf.info(f).duration >= seconds]
+    if len(files) < count:
+        pytest.skip(f"{SPEECH} is absent (the real recordings in ../shared/data)")
+    return files[:count]
+
+
+def _speech(path: Path, seconds: float = 6.0) -> np.ndarray:
+    from tunesmith.audio import load
+
+    y = load(path, sr=SR).samples.astype(np.float64)[: int(seconds * SR)]
+    return 0.05 * y / np.sqrt(np.mean(y ** 2))
+
+
+def test_frontend_rows_and_level_invariance():
+    from tunesmith.classify.qualitynet import N_MELS, SHIFT_LAGS, QualityFrontend
+
+    fe = QualityFrontend()
+    rng = np.random.default_rng(0)
+    t = np.arange(2 * SR) / SR
+    x = (0.2 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.01 * rng.standard_normal(len(t)))
+    x = torch.tensor(x[None], dtype=torch.float32)
+    a, b = fe(x), fe(0.05 * x)
+    assert a.shape == (1, fe.n_rows, 1 + 2 * SR // 256) and fe.n_rows == N_MELS + 6 + SHIFT_LAGS
+    assert torch.allclose(a, b, atol=0.05)          # -26 dB changes nothing: every row is relative
+
+
+def test_shift_profile_follows_a_glide():
+    from tunesmith.classify.qualitynet import SHIFT_LAGS, SHIFT_STEP_CENTS, QualityFrontend
+
+    fe = QualityFrontend()
+    t = np.arange(3 * SR) / SR
+    harmonic = lambda f: sum(np.sin(2 * np.pi * k * np.cumsum(f) / SR) / k for k in range(1, 8))  # noqa: E731
+    steady = harmonic(np.full(len(t), 330.0))
+    # rising by 20 cents per 32 ms (two 10-cent steps per profile frame)
+    rising = harmonic(330.0 * 2 ** (20 / 1200 * t / 0.032))
+    half = SHIFT_LAGS // 2
+    for sig, lag in ((steady, 0), (rising, 2)):
+        p = fe.shift_profile(torch.tensor(sig[None], dtype=torch.float32), 200)[0, :, 20:180]
+        best = p.argmax(0) - half
+        assert (best == lag).float().mean() > 0.8, (lag, SHIFT_STEP_CENTS)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from tunesmith.classify.qualitynet import load_quality_net
+
+    return load_quality_net()
+
+
+def test_shipped_detector_tells_clean_from_damaged_real_speech(shipped):
+    """Unheard readers: clean takes score low, the same takes with a fault of each kind that a
+    good-vs-bad folder usually holds score high."""
+    from tunesmith.classify import degrade
+    from tunesmith.classify.qualitynet import quality_outputs
+
+    clean = [_speech(f) for f in _final_side_readers(8)]
+    rng = np.random.default_rng(7)
+    damaged = []
+    for y in clean:
+        for fam in ("noise", "saturation", "dropout", "reverb"):
+            z, _ = degrade.apply_family(fam, y, SR, rng)
+            damaged.append(0.05 * z / np.sqrt(np.mean(z ** 2)))
+    p_clean = 1 / (1 + np.exp(-quality_outputs(shipped, np.stack(clean))[:, 0]))
+    p_bad = 1 / (1 + np.exp(-quality_outputs(shipped, np.stack(damaged))[:, 0]))
+    assert np.median(p_clean) < 0.5 and np.mean(p_clean < 0.5) >= 0.75, p_clean
+    assert np.mean(p_bad > 0.5) >= 0.7, p_bad
+    # ranking: most damaged takes score above most clean ones
+    assert (p_bad[:, None] > p_clean[None, :]).mean() > 0.85
+
+
+def test_load_quality_net_rejects_another_model_file(tmp_path):
+    from tunesmith import models
+    from tunesmith.classify.qualitynet import load_quality_net
+    from tunesmith.errors import TunesmithError
+
+    with pytest.raises(TunesmithError, match="not a fault-detector model file"):
+        load_quality_net(models.path("voices"))
+    bad = tmp_path / "quality.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(TunesmithError):
+        load_quality_net(bad)
+
+
+def test_compare_features_qualitynet_lr_on_real_speech(tmp_path):
+    """A small good/bad folder of real speech: ``qualitynet+lr`` separates clean takes from damaged ones."""
+    import soundfile as sf
+
+    from tunesmith.classify import degrade
+    from tunesmith.classify.compare import compare_features
+
+    files = _final_side_readers(32, 5.0)
+    rng = np.random.default_rng(3)
+    fams = ("noise", "dropout", "saturation", "level", "band", "reverb")
+    for i, f in enumerate(files):
+        y = _speech(f, 5.0)
+        label = "good" if i % 2 == 0 else "bad"
+        if label == "bad":
+            y, _ = degrade.apply_family(fams[(i // 2) % len(fams)], y, SR, rng)
+            y = 0.05 * y / np.sqrt(np.mean(y ** 2))
+        (tmp_path / label).mkdir(exist_ok=True)
+        sf.write(tmp_path / label / f"take{i:02d}.wav", y.astype(np.float32), SR)
+    res = compare_features(tmp_path, features="qualitynet+lr,descriptors+lr", folds=4, seed=0, window_s=5.0,
+                           progress=False)
+    assert set(res.scores) == {"qualitynet+lr", "descriptors+lr"} and not res.failed
+    assert res.summary("qualitynet+lr")["balanced_accuracy"][0] >= 0.7
