@@ -302,6 +302,17 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
     return text, {"best": best, "bacc": bacc, "minutes": wall / 60}
 
 
+#: What the fault detector behind ``qualitynet+lr`` shares with the good-vs-bad sets (scripts/train_default_quality.py).
+QUALITYNET_NOTE = ("`qualitynet+lr` uses the shipped fault detector (`src/tunesmith/models/quality.pt`, "
+                   "`python scripts/train_default_quality.py`), pretrained on clean recordings of the DEVELOPMENT side "
+                   "only (three quarters of the LibriSpeech readers, four FSDD talkers, one violinist, FluidSynth "
+                   "renders), spoiled by `tunesmith.classify.degrade`'s eleven fault families: it shares no talker, "
+                   "player or singer with the final set, and its families were written apart from this set's "
+                   "generator (`scripts/make_goodbad_dev.py`), though several carry the same names (noise, reverb, "
+                   "clipping, band limits, dropouts, wow, flutter, level steps, splices, codec, tones). The "
+                   "development sets are made from the same clean recordings it trained on.")
+
+
 def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0, features: str = "all") -> tuple[str, dict]:
     """Good vs bad on REAL recordings (``scripts/make_goodbad_dev.py --split final``): all representations,
     5 folds, recall per degradation, wall time and load."""
@@ -324,7 +335,7 @@ def goodbad_real_benchmark(data: Path, quick: bool, seed: int = 0, features: str
             f"Best: {best} balanced accuracy {bacc:.3f} (bar >= 0.92). "
             "Chart: benchmarks/results/classify_goodbad_real/compare.png. "
             f"Run ended {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {torch_threads()} torch thread(s).\n\n"
-            "Out-of-fold recall per degradation:\n\n" + _recall_table(res, tags, held))
+            + QUALITYNET_NOTE + "\n\nOut-of-fold recall per degradation:\n\n" + _recall_table(res, tags, held))
     if res.failed:
         text += "\nFailed: " + "; ".join(f"{k}: {v}" for k, v in res.failed.items()) + "\n"
     return text, {"best": best, "bacc": bacc, "minutes": wall / 60}
