@@ -412,6 +412,12 @@ def train_quality_from_folders(folders, out_dir: str | Path = "runs/quality", *,
     given = isinstance(config, dict)
     cfg = load(merge_checked(DEFAULT_CONFIG, config) if given else DEFAULT_CONFIG, None if given else config,
                overrides)
+    from tunesmith.training.fit import resume_path
+
+    resume_path(Path(out_dir), resume)  # --resume without a run: say so before reading hours of audio
+    start = _resolve_init(cfg["init"])
+    if start is not None and not start.is_file():
+        raise TunesmithError("no such model file to start from (init)", start)
     recordings, skipped = read_clean_folders(folders, progress=progress)
     train, val, kinds, notes = {}, {}, {}, []
     for kind, recs in recordings.items():
