@@ -68,6 +68,11 @@ def test_train_verbs_share_set_accelerator_devices_resume_and_max_epochs():
         assert args.overrides == ["trainer.max_epochs=3", "model.x=[1, 2]"] and args.out_dir == "r"
         assert args.accelerator == "cpu" and args.devices == "1" and args.resume is True and args.config == "c.yaml"
         assert getattr(args, limit[2:].replace("-", "_")) == 2
+    args = build_parser().parse_args(["train", "quality", "--clean", "a", "b", "-o", "r", "--set", "lr=0.001",
+                                      "--accelerator", "cpu", "--devices", "1", "--max-steps", "2", "--resume",
+                                      "--config", "c.yaml", "--minutes", "5", "--init", "shipped"])
+    assert args.clean == ["a", "b"] and args.max_steps == 2 and args.resume is True and args.overrides == ["lr=0.001"]
+    assert args.minutes == 5 and args.init == "shipped" and args.accelerator == "cpu" and args.config == "c.yaml"
     assert parse_overrides(["a.b=3", "a.c=[0, 1]", "d=null", "a.b=4"]) == {"a": {"b": 4, "c": [0, 1]}, "d": None}
     from tunesmith.errors import TunesmithError
 

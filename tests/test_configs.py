@@ -17,6 +17,7 @@ COMPOSER = ("composer.yaml", "composer-demo.yaml")
 TRANSFORM = ("transform.yaml", "transform-demo.yaml")
 CLASSIFIER = ("classifier.yaml", "voices.yaml")
 TRANSCRIBER = ("transcriber.yaml",)
+QUALITY = ("quality.yaml",)
 
 
 def _tones(seed: int, seconds: float, sr: int = SR) -> np.ndarray:
@@ -35,7 +36,7 @@ def _tones(seed: int, seconds: float, sr: int = SR) -> np.ndarray:
 
 
 def test_every_config_has_a_runner():
-    assert set(CONFIGS) <= set(COMPOSER + TRANSFORM + CLASSIFIER + TRANSCRIBER), CONFIGS
+    assert set(CONFIGS) <= set(COMPOSER + TRANSFORM + CLASSIFIER + TRANSCRIBER + QUALITY), CONFIGS
 
 
 @pytest.mark.parametrize("name", COMPOSER)
@@ -95,3 +96,18 @@ def test_transcriber_config_fast_dev_run(name, tmp_path):
     cfg = load_config(ROOT / "configs" / name, ["trainer.fast_dev_run=true", "optim.batch=2"])
     path = train_transcriber(clips_from_folder(takes, tmp_path / "clips.npz"), tmp_path / "run", cfg)
     assert Path(path).is_file()
+
+
+@pytest.mark.parametrize("name", QUALITY)
+def test_quality_config_fast_dev_run(name, tmp_path):
+    from tunesmith.classify.qualitynet import load_quality_net
+    from tunesmith.classify.qualitytrain import train_quality_from_folders
+
+    for kind in ("a", "b"):
+        (tmp_path / kind).mkdir()
+        for i in range(2):
+            sf.write(tmp_path / kind / f"t{i}.wav", _tones(i + (10 if kind == "b" else 0), 1.5), SR)
+    res = train_quality_from_folders([tmp_path / "a", tmp_path / "b"], tmp_path / "run", config=ROOT / "configs" / name,
+                                     overrides=["crop_s=1.0", "batch_size=2", "val_examples=4", "workers=0"],
+                                     fast_dev_run=True, accelerator="cpu", devices=1, progress=False)
+    assert load_quality_net(res.path) is not None

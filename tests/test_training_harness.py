@@ -203,6 +203,7 @@ def test_classifier_config_checks_nested_keys(tmp_path):
     ("transform.yaml", "tunesmith.transform.training", "DEFAULT_CONFIG"),
     ("classifier.yaml", "tunesmith.classify.train", "DEFAULT_CONFIG"),
     ("transcriber.yaml", "tunesmith.transcribe.train", "BUILTIN_CONFIG"),
+    ("quality.yaml", "tunesmith.classify.qualitytrain", "DEFAULT_CONFIG"),
 ])
 def test_built_in_defaults_equal_the_shipped_yaml(name, module, attr):
     """Defaults live in one place: each model's built-in dict and its ``configs/*.yaml`` say the same."""

@@ -5,10 +5,16 @@ either left good (only :func:`~tunesmith.classify.degrade.nuisance` changes) or 
 :func:`~tunesmith.classify.degrade.degrade`; targets are "bad" and the multi-hot fault families. The
 validation examples are a fixed, seeded draw from clean material kept apart from training (other
 talkers, other files), so ``val_auc`` (of "bad") chooses the checkpoint and the numbers repeat.
+
+:func:`train_quality_from_folders` (``tunesmith train quality --clean DIR ...``) makes the two pools
+from a user's folders of clean recordings: each folder is one kind with an equal share, one file in
+:data:`VAL_EVERY_FILE` of each is held out for validation (a folder of one file: its last
+:data:`VAL_TAIL` of samples).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +27,8 @@ from tunesmith.errors import TunesmithError
 log = logging.getLogger(__name__)
 
 __all__ = ["CleanPool", "FaultExamples", "QualityModule", "QualityDataModule", "train_quality_net",
-           "DEFAULT_CONFIG"]
+           "DEFAULT_CONFIG", "load_config", "train_quality_from_folders", "FolderTraining", "split_clean_folder",
+           "VAL_EVERY_FILE", "VAL_TAIL"]
 
 DEFAULT_CONFIG = {
     "crop_s": 4.0,          # seconds per training example
@@ -34,7 +41,31 @@ DEFAULT_CONFIG = {
     "weight_decay": 1e-4,
     "val_examples": 512,
     "workers": 1,
+    "max_steps": 3000,      # optimiser steps (the one-cycle schedule spans them)
+    "val_every": 250,       # steps between validations (each writes last.ckpt; best.ckpt by val_auc)
+    "max_minutes": None,    # wall-clock budget of the run (null: none)
+    "seed": 0,
+    "init": None,           # start from these weights: "shipped" (the packaged detector) or a quality.pt
 }
+#: Keys of :data:`DEFAULT_CONFIG` that steer the run, not the examples; keywords of :func:`train_quality_net`.
+RUN_KEYS = ("max_steps", "val_every", "max_minutes", "seed", "init")
+#: One file in this many of each clean folder (sorted by path, the first, the eleventh, ...) is for validation.
+VAL_EVERY_FILE = 10
+#: A folder of a single file gives this last share of its samples to validation.
+VAL_TAIL = 0.15
+#: Shortest usable clean recording, in samples (what :class:`CleanPool` keeps).
+MIN_SAMPLES = SR // 4
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
+    """:data:`DEFAULT_CONFIG` <- the YAML file ``path`` (e.g. ``configs/quality.yaml``) <- ``overrides``.
+
+    Unknown keys are one-line :class:`TunesmithError` naming the key and the file
+    (:func:`tunesmith.config.load_config`).
+    """
+    from tunesmith.config import load_config as load
+
+    return load(DEFAULT_CONFIG, path, overrides)
 
 
 class CleanPool:
@@ -189,9 +220,31 @@ class QualityModule(_lightning().LightningModule):
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=float(self.cfg["lr"]),
                                 weight_decay=float(self.cfg["weight_decay"]))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(self.cfg["lr"]),
-                                                    total_steps=max(2, self.total_steps), pct_start=0.1)
+        sched = _one_cycle(opt, float(self.cfg["lr"]), self.total_steps)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_train_start(self):
+        """A run resumed with another ``max_steps``: the restored one-cycle schedule is redrawn over the new
+        total from the step reached (the restored one would stop at its old total)."""
+        for conf in self.trainer.lr_scheduler_configs:
+            old = conf.scheduler
+            if isinstance(old, torch.optim.lr_scheduler.OneCycleLR) and old.total_steps != max(2, self.total_steps):
+                done = min(int(old.last_epoch), max(2, self.total_steps) - 1)
+                conf.scheduler = _one_cycle(old.optimizer, float(self.cfg["lr"]), self.total_steps, done=done)
+                log.info("one-cycle schedule redrawn over %d steps from step %d", self.total_steps, done)
+
+
+def _one_cycle(opt, lr: float, total_steps: int, *, done: int = 0):
+    """``OneCycleLR`` (peak ``lr`` after 10 % of ``max(2, total_steps)``), positioned after ``done`` steps."""
+    import warnings
+
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(2, int(total_steps)), pct_start=0.1)
+    if done > 0:
+        sched.last_epoch = done - 1
+        with warnings.catch_warnings():  # "step() before optimizer.step()": the optimiser did step, before
+            warnings.simplefilter("ignore")
+            sched.step()
+    return sched
 
 
 def F_bce(logits, target):
@@ -205,25 +258,53 @@ def _auc(score: torch.Tensor, y: torch.Tensor) -> float:
     return float((pos[:, None] > neg[None, :]).float().mean() + 0.5 * (pos[:, None] == neg[None, :]).float().mean())
 
 
-def train_quality_net(train_pool: CleanPool, val_pool: CleanPool, out_dir: str | Path, *, max_steps: int = 3000,
-                      val_every: int = 250, max_minutes: float | None = None, resume: bool | str = False,
-                      config: dict | None = None, seed: int = 0, progress: bool = True,
-                      accelerator: str = "auto", devices="auto") -> tuple[QualityNet, Path]:
-    """Train with :func:`tunesmith.training.fit`; writes ``quality.pt`` (best by ``val_auc``) in ``out_dir``."""
+def _resolve_init(init: str | Path | None) -> Path | None:
+    """``"shipped"`` -> the packaged detector (``tunesmith.models.path("quality")``), else the path itself."""
+    if init in (None, ""):
+        return None
+    from tunesmith import models
+
+    return models.path("quality") if str(init) == "shipped" else Path(init)
+
+
+def train_quality_net(train_pool: CleanPool, val_pool: CleanPool, out_dir: str | Path, *,
+                      max_steps: int | None = None, val_every: int | None = None, max_minutes: float | None = None,
+                      resume: bool | str = False, config: dict | None = None, seed: int | None = None,
+                      progress: bool = True, accelerator: str = "auto", devices="auto",
+                      init: str | Path | None = None, fast_dev_run: bool = False) -> tuple[QualityNet, Path]:
+    """Train with :func:`tunesmith.training.fit`; writes ``quality.pt`` (best by ``val_auc``) in ``out_dir``.
+
+    ``config`` holds keys of :data:`DEFAULT_CONFIG` (unknown keys are an error); the keywords
+    ``max_steps``, ``val_every``, ``max_minutes``, ``seed`` and ``init`` win over it when not ``None``
+    (defaults: 3000 steps, a validation every 250, no time budget, seed 0, random weights). ``init``
+    (``"shipped"`` or a ``quality.pt``) loads those weights before training (fine-tuning; a resumed run
+    takes its own from ``last.ckpt``). ``fast_dev_run``: one batch of training and validation, no checkpoints.
+    """
     import lightning as L
 
+    from tunesmith.config import merge_checked
     from tunesmith.training import fit
     from tunesmith.training.checkpoint import save_model_file
 
-    cfg = {**DEFAULT_CONFIG, **(config or {})}
-    L.seed_everything(seed, workers=True)
-    module = QualityModule(cfg, max_steps)
-    data = QualityDataModule(train_pool, val_pool, cfg, seed)
+    cfg = merge_checked(DEFAULT_CONFIG, config or {})
+    given = {"max_steps": max_steps, "val_every": val_every, "max_minutes": max_minutes, "seed": seed,
+             "init": None if init is None else str(init)}
+    cfg.update({k: v for k, v in given.items() if v is not None})
+    L.seed_everything(int(cfg["seed"]), workers=True)
+    module = QualityModule(cfg, int(cfg["max_steps"]))
+    start = _resolve_init(cfg["init"])
+    if start is not None:
+        from tunesmith.classify.qualitynet import load_quality_net
+
+        module.net.load_state_dict(load_quality_net(start).state_dict())
+        log.info("starting from the weights of %s", start)
+    data = QualityDataModule(train_pool, val_pool, cfg, int(cfg["seed"]))
     # AUC of "bad", not the loss, chooses the checkpoint: many drawn faults are nearly inaudible (a tone
     # 28 dB down, noise at 22 dB SNR), and the loss on those rises with confidence while the ranking improves.
-    res = fit(module, data, out_dir, max_steps=max_steps, max_minutes=max_minutes, resume=resume,
+    res = fit(module, data, out_dir, max_steps=int(cfg["max_steps"]), max_minutes=cfg["max_minutes"], resume=resume,
               accelerator=accelerator, devices=devices, monitor="val_auc", mode="max", progress=progress,
-              trainer_options={"val_check_interval": int(val_every), "check_val_every_n_epoch": None,
+              fast_dev_run=fast_dev_run,
+              trainer_options={"val_check_interval": int(cfg["val_every"]), "check_val_every_n_epoch": None,
                                "gradient_clip_val": 1.0, "num_sanity_val_steps": 0},
               title="fault detector")
     res.load_best(module)
@@ -232,3 +313,131 @@ def train_quality_net(train_pool: CleanPool, val_pool: CleanPool, out_dir: str |
                                    "outputs": list(OUTPUT_NAMES), "sr": SR},
                            state_dict=module.net.state_dict())
     return module.net.eval(), path
+
+
+def split_clean_folder(recordings: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(train, validation)`` recordings of one folder, deterministically.
+
+    Recordings ``0, 10, 20, ...`` (one in :data:`VAL_EVERY_FILE`, at least one) go to validation when
+    there are two or more; a single recording gives its last :data:`VAL_TAIL` of samples to validation
+    and keeps the rest for training.
+    """
+    if len(recordings) == 1:
+        y = recordings[0]
+        cut = int(round(len(y) * (1.0 - VAL_TAIL)))
+        return [y[:cut]], [y[cut:]]
+    val = [y for i, y in enumerate(recordings) if i % VAL_EVERY_FILE == 0]
+    train = [y for i, y in enumerate(recordings) if i % VAL_EVERY_FILE != 0]
+    return train, val
+
+
+@dataclass
+class FolderTraining:
+    """What :func:`train_quality_from_folders` did.
+
+    ``path``: the written ``quality.pt``; ``net``: the trained detector (eval mode); ``skipped``: file ->
+    one-line reason for each unusable file; ``kinds``: folder -> ``{"train_files", "val_files",
+    "train_s", "val_s"}`` (seconds of clean material at 16 kHz); ``config``: the effective settings;
+    ``warnings``: one line each (e.g. a folder without enough audio to validate on).
+    """
+
+    path: Path
+    net: QualityNet
+    skipped: dict = field(default_factory=dict)
+    kinds: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+
+def _read_clean(path: Path) -> np.ndarray:
+    from tunesmith.audio import check_not_silent, load
+
+    audio = check_not_silent(load(path, sr=SR), path)
+    if len(audio.samples) <= MIN_SAMPLES:
+        raise TunesmithError(f"shorter than {MIN_SAMPLES / SR:g} s", path)
+    return audio.samples
+
+
+def read_clean_folders(folders, *, progress: bool = True) -> tuple[dict, dict]:
+    """``({folder: [recordings]}, {file: reason})``: every audio file under each folder (recursive), at 16 kHz.
+
+    Unreadable, silent and too-short files are skipped (logged one line each by
+    :func:`tunesmith.batch.run_batch`). Raises :class:`TunesmithError` naming the folder when it is
+    missing, holds no audio file, or no usable one.
+    """
+    from tunesmith.batch import run_batch
+    from tunesmith.io import AUDIO_EXTENSIONS, expand_paths
+
+    recordings, skipped, seen = {}, {}, set()
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise TunesmithError("not a folder of clean recordings" if folder.exists() else "no such folder", folder)
+        key = folder.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        files = expand_paths([folder], AUDIO_EXTENSIONS)
+        if not files:
+            raise TunesmithError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in this folder", folder)
+        batch = run_batch(files, _read_clean, desc=f"reading {folder}", progress=progress)
+        skipped.update(batch.failed)
+        if not batch.done:
+            raise TunesmithError(f"no usable audio in this folder ({len(files)} file(s), all skipped)", folder)
+        recordings[str(folder)] = [batch.done[f] for f in files if f in batch.done]
+    return recordings, skipped
+
+
+def train_quality_from_folders(folders, out_dir: str | Path = "runs/quality", *, config: str | Path | dict | None = None,
+                               overrides: list[str] | None = None, resume: bool | str = False,
+                               fast_dev_run: bool = False, accelerator: str = "auto", devices="auto",
+                               progress: bool = True) -> FolderTraining:
+    """Train (or fine-tune, ``init``) the fault detector on folders of the user's clean recordings.
+
+    Parameters
+    ----------
+    folders : folders of clean material; every audio file under each (recursive) counts. Each folder is
+        one kind of :class:`CleanPool` with an equal share, so a large folder does not drown a small one,
+        and every kind is joinable (recordings shorter than ``crop_s`` are strung together).
+    out_dir : run folder: ``quality.pt``, ``best.ckpt``, ``last.ckpt``, ``metrics.csv``, curves.
+    config : a YAML file (``configs/quality.yaml``) or a mapping of :data:`DEFAULT_CONFIG` keys.
+    overrides : ``key=value`` strings (``--set``), after ``config``.
+    resume : ``True`` continues ``last.ckpt`` (an error without one), ``"auto"`` when present.
+    fast_dev_run, accelerator, devices, progress : as :func:`tunesmith.training.fit`.
+
+    Validation: :func:`split_clean_folder` per folder. Raises :class:`TunesmithError` (one line naming
+    the folder or key) for a folder without usable audio, an unknown setting, or no validation audio.
+    """
+    from tunesmith.config import load_config as load, merge_checked
+
+    given = isinstance(config, dict)
+    cfg = load(merge_checked(DEFAULT_CONFIG, config) if given else DEFAULT_CONFIG, None if given else config,
+               overrides)
+    from tunesmith.training.fit import resume_path
+
+    resume_path(Path(out_dir), resume)  # --resume without a run: say so before reading hours of audio
+    start = _resolve_init(cfg["init"])
+    if start is not None and not start.is_file():
+        raise TunesmithError("no such model file to start from (init)", start)
+    recordings, skipped = read_clean_folders(folders, progress=progress)
+    train, val, kinds, notes = {}, {}, {}, []
+    for kind, recs in recordings.items():
+        tr, va = split_clean_folder(recs)
+        va = [y for y in va if len(y) > MIN_SAMPLES]
+        if not va:
+            notes.append(f"{kind}: too little audio to hold some out, so validation has none of it")
+            log.warning("%s", notes[-1])
+        train[kind], val[kind] = tr, va
+        kinds[kind] = {"train_files": len(tr), "val_files": len(va), "train_s": sum(map(len, tr)) / SR,
+                       "val_s": sum(map(len, va)) / SR}
+    if not any(val.values()):
+        raise TunesmithError(f"too little clean audio to validate on (each folder needs two files, or one longer "
+                             f"than {MIN_SAMPLES / SR / VAL_TAIL:.1f} s): {', '.join(recordings)}")
+    kinds_all = tuple(recordings)
+    equal = {k: 1.0 for k in kinds_all}
+    train_pool = CleanPool(train, equal, joinable=kinds_all)
+    val_pool = CleanPool({k: v for k, v in val.items() if v}, {k: 1.0 for k in kinds_all if val[k]},
+                         joinable=kinds_all)
+    run = {k: cfg[k] for k in RUN_KEYS}
+    net, path = train_quality_net(train_pool, val_pool, out_dir, resume=resume, config=cfg, progress=progress,
+                                  accelerator=accelerator, devices=devices, fast_dev_run=fast_dev_run, **run)
+    return FolderTraining(path=path, net=net, skipped=skipped, kinds=kinds, config=cfg, warnings=notes)

@@ -1,4 +1,4 @@
-"""Verbs ``classify``, ``compare-features``, ``voices``, ``export`` and ``train classifier``.
+"""Verbs ``classify``, ``compare-features``, ``voices``, ``export``, ``train classifier`` and ``train quality``.
 
 Thin wrappers over :mod:`tunesmith.classify`; nothing heavy is imported at module level.
 """
@@ -90,6 +90,24 @@ def register_train(train_sub) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
     p.set_defaults(func=run_train)
+
+    p = train_sub.add_parser("quality", help="the fault detector (qualitynet) on your own clean recordings",
+                             description="Train or fine-tune the fault detector of compare-features' qualitynet+lr "
+                                         "on folders of clean recordings; faults are added on the fly "
+                                         "(classify.degrade). Each DIR is one kind with an equal share; one file "
+                                         "in ten of each is held out for validation. Writes OUT_DIR/quality.pt.")
+    p.add_argument("--clean", required=True, nargs="+", metavar="DIR",
+                   help="folders of clean recordings (searched recursively; each folder gets an equal share)")
+    add_train_flags(p, default_out="runs/quality", limit="steps", example="crop_s=2 lr=0.001 batch_size=16",
+                    out_help="run folder: quality.pt, best.ckpt, last.ckpt, metrics.csv, training curves",
+                    config_help="YAML config (default: the built-in settings, the same values as "
+                                "configs/quality.yaml)")
+    p.add_argument("--minutes", type=float, default=None, metavar="M",
+                   help="wall-clock budget in minutes (overrides the config's max_minutes)")
+    p.add_argument("--init", default=None, metavar="shipped|PATH",
+                   help="fine-tune: start from the shipped detector ('shipped') or this quality.pt")
+    p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
+    p.set_defaults(func=run_train_quality)
 
 
 def _data_folders(data: list[str]):
@@ -191,4 +209,28 @@ def run_train(args) -> int:
                             fast_dev_run=args.fast_dev_run, accelerator=args.accelerator or "auto",
                             devices=args.devices or "auto", overrides=args.overrides)
     print(f"tunesmith: wrote {path}", file=sys.stderr)
+    return 0
+
+
+def run_train_quality(args) -> int:
+    from tunesmith.classify.qualitytrain import load_config, train_quality_from_folders
+    from tunesmith.cli.common import print_settings, train_overrides
+
+    overrides = train_overrides(args, {"max_steps": "max_steps", "minutes": "max_minutes", "init": "init"})
+    cfg = load_config(args.config, overrides)
+    print_settings("train quality", {"clean": " ".join(args.clean), "out_dir": args.out_dir,
+                                     "max_steps": cfg["max_steps"], "max_minutes": cfg["max_minutes"],
+                                     "crop_s": cfg["crop_s"], "lr": cfg["lr"], "init": cfg["init"],
+                                     "resume": args.resume})
+    res = train_quality_from_folders(args.clean, args.out_dir, config=cfg, resume=args.resume,
+                                     fast_dev_run=args.fast_dev_run, accelerator=args.accelerator or "auto",
+                                     devices=args.devices or "auto")
+    for kind, k in res.kinds.items():
+        print(f"tunesmith: {kind}: {k['train_files']} file(s), {k['train_s']:.1f} s for training; "
+              f"{k['val_files']} file(s), {k['val_s']:.1f} s for validation", file=sys.stderr)
+    if res.skipped:
+        print(f"tunesmith: skipped {len(res.skipped)} unusable file(s) (listed above)", file=sys.stderr)
+    print(f"tunesmith: wrote {res.path}", file=sys.stderr)
+    print(f"tunesmith: use it with: TUNESMITH_MODEL_QUALITY={res.path} tunesmith compare-features "
+          f"--data DIR --features qualitynet+lr", file=sys.stderr)
     return 0
