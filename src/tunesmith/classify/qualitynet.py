@@ -155,7 +155,7 @@ def load_quality_net(path: str | Path | None = None) -> QualityNet:
     from tunesmith.training.checkpoint import load_model_file
 
     p = Path(path) if path is not None else models.path("quality")
-    ckpt = load_model_file(p, "classifier", hint="the fault detector")
+    ckpt = load_model_file(p, "classifier", hint=" (the fault detector; set TUNESMITH_MODEL_QUALITY or pass path=)")
     if ckpt.get("config", {}).get("model") != "qualitynet":
         from tunesmith.errors import TunesmithError
 
