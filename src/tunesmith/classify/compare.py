@@ -37,6 +37,9 @@ training folds and scores the held-out fold. Representations:
     logits for "bad" and for each family and its 128-wide embedding, standardised, into a logistic
     regression, averaged with ``descriptors+lr`` (``QNET_*`` constants). The detector has seen many
     examples of rare faults (dropouts, level jumps, wow) that a user's folder holds a few of.
+``qualitynet+ft``
+    the same detector fine-tuned, whole, on the training part (:func:`qualitynet_finetune`): it starts
+    from its own "bad" decision and learns what the user's folder calls bad.
 ``descriptors+gmm``
     a Gaussian mixture per class on the same frame descriptors and their deltas; a
     window's class scores are its mean frame log-likelihoods.
@@ -83,7 +86,8 @@ from tunesmith.features import registry
 
 __all__ = ["ALL_REPRESENTATIONS", "compare_features", "CompareResult", "ConvRBM", "ConvAutoencoder",
            "fit_network", "feature_augment", "augment_rows", "window_metrics", "range_exceedance",
-           "descriptors_lr", "frontend_features", "qualitynet_features", "qualitynet_lr"]
+           "descriptors_lr", "frontend_features", "qualitynet_features", "qualitynet_lr",
+           "qualitynet_finetune"]
 
 #: Representations fed to the CNN, and everything ``--features`` accepts (:mod:`tunesmith.features.registry`).
 CNN_KINDS = registry.CNN_KINDS
@@ -112,6 +116,12 @@ QNET_LOGITS = 12
 QNET_COLUMNS = "all"
 QNET_C = 0.1
 QNET_DESC_BLEND = 0.5
+#: ``qualitynet+ft`` (chosen on the development sets): epochs, peak learning rate, batch size and the
+#: shortest random crop (share of a window) of the fine-tuning.
+QNET_FT_EPOCHS = 6
+QNET_FT_LR = 3e-4
+QNET_FT_BATCH = 16
+QNET_FT_CROP = 0.4
 AE_CODE = 32
 AE_EPOCHS = 8
 
@@ -393,6 +403,70 @@ def qualitynet_lr(qtr, ytr, qte, seed, *, dtr=None, dte=None, reference: int | N
     return probs
 
 
+def qualitynet_finetune(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_classes: int, seed: int, *,
+                        reference: int | None = None, sr: int = 16000) -> np.ndarray:
+    """Class probabilities of the shipped fault detector fine-tuned on the training windows (``qualitynet+ft``).
+
+    The detector's head gives way to one of ``n_classes`` outputs; with two classes and a reference class
+    (``good``/``clean``) it starts as the detector's own "bad" logit (the reference class's logit 0, the
+    other's the "bad" one), so training begins from the pretrained decision. The whole network is then
+    trained ``QNET_FT_EPOCHS`` epochs (AdamW, ``QNET_FT_LR``, one-cycle, class-weighted cross-entropy,
+    batch normalisation statistics frozen) on random crops of ``QNET_FT_CROP``-100 % of each window, and
+    scores whole windows.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from tunesmith.classify.model import class_weights
+    from tunesmith.classify.qualitynet import SR, load_quality_net
+
+    if sr != SR:
+        import soxr
+
+        xtr = np.stack([soxr.resample(w, sr, SR) for w in xtr]).astype(np.float32)
+        xte = np.stack([soxr.resample(w, sr, SR) for w in xte]).astype(np.float32)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    net = load_quality_net()
+    old = net.head
+    net.head = torch.nn.Linear(old.in_features, n_classes)
+    if n_classes == 2 and reference is not None:
+        with torch.no_grad():
+            net.head.weight.zero_()
+            net.head.bias.zero_()
+            net.head.weight[1 - reference] = old.weight[0]
+            net.head.bias[1 - reference] = old.bias[0]
+    x = torch.as_tensor(xtr)
+    y = torch.as_tensor(ytr)
+    cw = class_weights(np.bincount(ytr, minlength=n_classes), n_classes)
+    steps = QNET_FT_EPOCHS * math.ceil(len(x) / QNET_FT_BATCH)
+    opt = torch.optim.AdamW(net.parameters(), lr=QNET_FT_LR, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=QNET_FT_LR, total_steps=max(1, steps), pct_start=0.2)
+    n = x.shape[1]
+    net.train()
+    for module in net.modules():   # the user's few windows must not move the pretrained batch statistics
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.eval()
+    for _ in range(QNET_FT_EPOCHS):
+        order = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), QNET_FT_BATCH):
+            idx = order[i:i + QNET_FT_BATCH]
+            if len(idx) < 2:
+                continue
+            length = int(torch.randint(max(1, int(QNET_FT_CROP * n)), n + 1, (1,), generator=g))
+            start = int(torch.randint(0, n - length + 1, (1,), generator=g))
+            loss = F.cross_entropy(net(x[idx, start:start + length]), y[idx], weight=cw)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    net.eval()
+    with torch.no_grad():
+        xt = torch.as_tensor(xte)
+        logits = torch.cat([net(xt[i:i + QNET_FT_BATCH]) for i in range(0, len(xt), QNET_FT_BATCH)])
+    return torch.softmax(logits, dim=1).numpy()
+
+
 def fit_standardiser(train):
     """Per-bin mean and sample standard deviation ``(1, bins, 1)`` of training features ``(n, bins, frames)``
     (the one normaliser, :class:`tunesmith.features.Normalizer`, with ``ddof=1`` and a 1e-5 floor)."""
@@ -613,7 +687,10 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
                 tr, te = fold != k, fold == k
                 cw = class_weights(np.bincount(y[tr], minlength=n_classes), n_classes)
                 fit_seed = seed * 1000 + k
-                if rep == "qualitynet+lr":
+                if rep == "qualitynet+ft":
+                    probs = qualitynet_finetune(ws.x[tr], y[tr], ws.x[te], n_classes, fit_seed, reference=reference,
+                                                sr=sr)
+                elif rep == "qualitynet+lr":
                     qf = features_of("qualitynet").numpy()
                     d = with_quality(features_of("descriptors"), features_of("quality")).numpy() \
                         if QNET_DESC_BLEND > 0 else None

@@ -111,6 +111,8 @@ COMPARE_METHODS: Mapping[str, str] = MappingProxyType({
     "descriptors+gmm": "descriptor frames with deltas scored by one Gaussian mixture per class",
     "qualitynet+lr": "outputs of the shipped fault detector (pretrained on many kinds of damage), with "
                      "descriptors+lr, logistic regression",
+    "qualitynet+ft": "the shipped fault detector fine-tuned on the training part (from its own bad/good "
+                     "decision)",
     "crbm": "codes of a convolutional RBM trained on the training part (Lee et al. 2009), then the CNN",
     "autoencoder": "codes of a convolutional autoencoder trained on the training part, then the CNN",
 })
