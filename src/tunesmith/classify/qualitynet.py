@@ -6,7 +6,8 @@ the rare ones (a dropout, a level jump, wow). :class:`QualityNet` has seen every
 :mod:`tunesmith.classify.degrade`, with random parameters, on many hours of clean real recordings
 (:func:`train_quality_net`); its outputs -- the probability of "bad", of each family, and its
 embedding -- summarise a window's faults in a few numbers, so that ``compare-features``'s
-``qualitynet+lr`` (a logistic regression on them) needs few of the user's windows.
+``qualitynet+lr`` (a logistic regression on them) needs few of the user's windows, and
+``qualitynet+ft`` (the whole network fine-tuned on them, starting from its own decision) few more.
 
 Input: mono audio at :data:`SR` (16 kHz), any length of at least a second. The front end
 (:class:`QualityFrontend`) scales each window to unit loudness (the RMS of its louder half of frames),
