@@ -444,6 +444,17 @@ def test_cli_voices_with_shipped_checkpoint_and_stdin_stream(tmp_path, capsys):
     assert "latency median" in proc.stderr.decode()
 
 
+def test_cli_voices_stream_of_an_empty_source_says_so(tmp_path, capsys):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    assert _cli("voices", "--stream", str(empty), "--idle-timeout-s", "0.2") == 1
+    assert "empty.wav: empty file (0 bytes)" in capsys.readouterr().err
+    proc = subprocess.run([sys.executable, "-m", "tunesmith.cli", "voices", "--stream", "-", "--rate", "16000"],
+                          input=b"", capture_output=True, timeout=120)
+    err = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 1 and err[-1].endswith("no audio arrived") and "Traceback" not in proc.stderr.decode()
+
+
 def test_pcm_blocks_follows_a_growing_wav(tmp_path):
     import threading
     import time

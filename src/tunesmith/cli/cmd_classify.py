@@ -176,6 +176,11 @@ def run_voices(args) -> int:
             print(f"{d.time_s:8.2f}s  {d.label:<8} p_several={d.p_several:.3f}  latency {d.latency_s * 1000:.1f} ms",
                   flush=True)
         if not lat:
+            from pathlib import Path
+
+            src = Path(args.stream)
+            if args.stream != "-" and src.is_file() and src.stat().st_size == 0:
+                raise TunesmithError("empty file (0 bytes): no audio arrived", args.stream)
             raise TunesmithError("no audio arrived", args.stream)
         print(f"tunesmith: {len(lat)} decisions, latency median {np.median(lat) * 1000:.1f} ms, "
               f"max {np.max(lat) * 1000:.1f} ms (plus up to {args.decide_every_s:g} s of buffering)", file=sys.stderr)
