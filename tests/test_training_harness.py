@@ -99,6 +99,36 @@ def test_last_checkpoint_is_the_last_step_even_when_validation_stopped_improving
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_resume_with_more_steps_stretches_a_one_cycle_schedule(tmp_path):
+    """A run resumed with a larger step budget goes on along a schedule over the new length (the restored
+    OneCycleLR would fail past its old end), from the learning rate it had reached."""
+    from tunesmith.training import fit
+
+    def toy(total):
+        model, data = _toy()
+
+        def configure_optimizers():
+            opt = torch.optim.SGD(model.parameters(), lr=0.05)
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=total, pct_start=0.25)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+        model.configure_optimizers = configure_optimizers
+        return model, data
+
+    common = dict(accelerator="cpu", devices=1, progress=False, curves=None)
+    fit(*toy(6), tmp_path, max_steps=6, **common)
+    res = fit(*toy(12), tmp_path, max_steps=12, resume=True, **common)
+    assert res.trainer.global_step == 12
+    sched = res.trainer.lr_scheduler_configs[0].scheduler
+    assert sched.total_steps == 12 and sched.last_epoch == 12
+    expected = torch.optim.lr_scheduler.OneCycleLR(torch.optim.SGD([torch.zeros(1)], lr=0.05), max_lr=0.05,
+                                                   total_steps=12, pct_start=0.25)
+    for _ in range(12):
+        expected.optimizer.step()
+        expected.step()
+    assert sched.get_last_lr() == pytest.approx(expected.get_last_lr())
+
+
 def test_fit_time_budget_uses_lightnings_timer(tmp_path):
     from lightning.pytorch.callbacks import Timer
 

@@ -77,7 +77,7 @@ class CleanPool:
 
     def __init__(self, sources: dict[str, list[np.ndarray]], shares: dict[str, float] | None = None,
                  joinable: tuple[str, ...] = ()):
-        self.sources = {k: [np.asarray(a, dtype=np.float32) for a in v if len(a) > SR // 4] for k, v in sources.items()}
+        self.sources = {k: [np.asarray(a, dtype=np.float32) for a in v if len(a) > MIN_SAMPLES] for k, v in sources.items()}
         self.sources = {k: v for k, v in self.sources.items() if v}
         if not self.sources:
             raise TunesmithError("no clean material to train the fault detector on")
@@ -159,11 +159,9 @@ def _lightning():
 class QualityDataModule(_lightning().LightningDataModule):
     """Training stream from ``train_pool``; a fixed validation draw of ``val_examples`` from ``val_pool``."""
 
-    def __init__(self, train_pool: CleanPool, val_pool: CleanPool, cfg: dict, seed: int = 0,
-                 steps_per_epoch: int = 200):
+    def __init__(self, train_pool: CleanPool, val_pool: CleanPool, cfg: dict, seed: int = 0):
         super().__init__()
         self.train_pool, self.val_pool, self.cfg, self.seed = train_pool, val_pool, cfg, seed
-        self.steps_per_epoch = steps_per_epoch
         self._val = None
 
     def train_dataloader(self):
@@ -191,8 +189,8 @@ class QualityModule(_lightning().LightningModule):
         self._val_out: list = []
 
     def _loss(self, logits, target):
-        bad = F_bce(logits[:, 0], target[:, 0])
-        fam = F_bce(logits[:, 1:], target[:, 1:])
+        bad = _bce(logits[:, 0], target[:, 0])
+        fam = _bce(logits[:, 1:], target[:, 1:])
         return bad + float(self.cfg["family_weight"]) * fam
 
     def training_step(self, batch, _):
@@ -223,31 +221,14 @@ class QualityModule(_lightning().LightningModule):
         sched = _one_cycle(opt, float(self.cfg["lr"]), self.total_steps)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
-    def on_train_start(self):
-        """A run resumed with another ``max_steps``: the restored one-cycle schedule is redrawn over the new
-        total from the step reached (the restored one would stop at its old total)."""
-        for conf in self.trainer.lr_scheduler_configs:
-            old = conf.scheduler
-            if isinstance(old, torch.optim.lr_scheduler.OneCycleLR) and old.total_steps != max(2, self.total_steps):
-                done = min(int(old.last_epoch), max(2, self.total_steps) - 1)
-                conf.scheduler = _one_cycle(old.optimizer, float(self.cfg["lr"]), self.total_steps, done=done)
-                log.info("one-cycle schedule redrawn over %d steps from step %d", self.total_steps, done)
+
+def _one_cycle(opt, lr: float, total_steps: int):
+    """``OneCycleLR`` with its peak ``lr`` after 10 % of ``max(2, total_steps)`` (a resumed run with another
+    length is redrawn by :func:`tunesmith.training.fit`)."""
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(2, int(total_steps)), pct_start=0.1)
 
 
-def _one_cycle(opt, lr: float, total_steps: int, *, done: int = 0):
-    """``OneCycleLR`` (peak ``lr`` after 10 % of ``max(2, total_steps)``), positioned after ``done`` steps."""
-    import warnings
-
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(2, int(total_steps)), pct_start=0.1)
-    if done > 0:
-        sched.last_epoch = done - 1
-        with warnings.catch_warnings():  # "step() before optimizer.step()": the optimiser did step, before
-            warnings.simplefilter("ignore")
-            sched.step()
-    return sched
-
-
-def F_bce(logits, target):
+def _bce(logits, target):
     return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
 
 

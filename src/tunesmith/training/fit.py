@@ -6,6 +6,10 @@ to the earlier history, :mod:`tunesmith.training.history`), ``best.ckpt`` (lowes
 sub-folder) and a training-curves picture (:func:`tunesmith.plots.training_curves_png`). The model's
 own ``train`` function writes its config and exports its model file (:mod:`tunesmith.training.checkpoint`).
 
+A resumed run continues ``last.ckpt`` (written after every validation, epoch and at the end); a restored
+``OneCycleLR`` whose length differs from the one the module builds now (a larger ``max_steps`` or
+``max_epochs``) is redrawn over the new length from the step reached.
+
 Stopping: ``max_epochs``, ``max_steps``, a wall-clock budget ``max_minutes`` (Lightning's ``Timer``
 callback through ``Trainer(max_time=...)``; the model can read the spent share with
 ``trainer.callbacks`` ``Timer.time_elapsed("train")``) and early stopping on ``monitor`` (``patience``).
@@ -104,6 +108,69 @@ def _last_checkpoint(path: Path):
     return LastCheckpoint()
 
 
+def _schedulers(configured) -> list:
+    """The LR schedulers in what ``configure_optimizers`` returned (a dict, a pair of lists, or an optimiser)."""
+    def sched_of(entry):
+        return entry.get("scheduler") if isinstance(entry, dict) else entry
+
+    if isinstance(configured, dict):
+        entry = configured.get("lr_scheduler")
+        return [] if entry is None else [sched_of(entry)]
+    if isinstance(configured, (list, tuple)) and len(configured) == 2 and isinstance(configured[1], (list, tuple)):
+        return [sched_of(e) for e in configured[1]]
+    return []
+
+
+def _redrawn_one_cycle(fresh, restored):
+    """A ``OneCycleLR`` with ``fresh``'s settings (length, peak, phases) on ``restored``'s optimiser, positioned
+    at the step ``restored`` had reached."""
+    import torch
+
+    groups = fresh.optimizer.param_groups
+    max_lr = [g["max_lr"] for g in groups]
+    phases = fresh._schedule_phases
+    kw = {}
+    if fresh.cycle_momentum:
+        kw = {"base_momentum": [g["base_momentum"] for g in groups], "max_momentum": [g["max_momentum"] for g in groups]}
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        restored.optimizer, max_lr=max_lr, total_steps=fresh.total_steps,
+        pct_start=(phases[0]["end_step"] + 1) / fresh.total_steps,
+        anneal_strategy=getattr(fresh, "_anneal_func_type", "cos"), cycle_momentum=fresh.cycle_momentum,
+        div_factor=groups[0]["max_lr"] / groups[0]["initial_lr"],
+        final_div_factor=groups[0]["initial_lr"] / groups[0]["min_lr"], three_phase=len(phases) == 3, **kw)
+    done = min(int(restored.last_epoch), fresh.total_steps - 1)
+    if done > 0:
+        sched.last_epoch = done - 1
+        with warnings.catch_warnings():  # "step() before optimizer.step()": the optimiser did step, before
+            warnings.simplefilter("ignore")
+            sched.step()
+    return sched
+
+
+def _stretch_one_cycle():
+    """A callback that, on a resumed run, redraws each restored ``OneCycleLR`` whose length differs from the one
+    the module would build now (``--max-steps``/``--max-epochs`` raised or lowered): the schedule goes on from
+    the step reached over the new length, instead of failing past its old end or restarting warm."""
+    from lightning.pytorch.callbacks import Callback
+
+    class StretchOneCycle(Callback):
+        def on_train_start(self, trainer, pl_module):
+            import torch
+
+            if trainer.ckpt_path is None:
+                return
+            fresh = _schedulers(pl_module.configure_optimizers())
+            for conf, new in zip(trainer.lr_scheduler_configs, fresh):
+                old = conf.scheduler
+                one_cycle = torch.optim.lr_scheduler.OneCycleLR
+                if isinstance(old, one_cycle) and isinstance(new, one_cycle) and new.total_steps != old.total_steps:
+                    conf.scheduler = _redrawn_one_cycle(new, old)
+                    log.info("one-cycle schedule redrawn over %d steps from step %d", new.total_steps,
+                             conf.scheduler.last_epoch)
+
+    return StretchOneCycle()
+
+
 def fit(module, data, out_dir: str | Path, *, max_epochs: int | None = None, max_steps: int | None = None,
         max_minutes: float | None = None, accelerator: str = "auto", devices="auto", resume: bool | str = False,
         monitor: str | None = "val_loss", mode: str = "min", patience: int | None = None,
@@ -152,7 +219,7 @@ def fit(module, data, out_dir: str | Path, *, max_epochs: int | None = None, max
     out.mkdir(parents=True, exist_ok=True)
     ckpt_cb = ModelCheckpoint(dirpath=ckpt_dir, filename=BEST_CHECKPOINT, monitor=monitor, mode=mode,
                               save_last=False, save_top_k=1, enable_version_counter=False)
-    cbs = [ckpt_cb, _last_checkpoint(ckpt_dir / LAST_CHECKPOINT), *callbacks]
+    cbs = [ckpt_cb, _last_checkpoint(ckpt_dir / LAST_CHECKPOINT), _stretch_one_cycle(), *callbacks]
     if patience and monitor:
         cbs.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(patience)))
     held = hold_metrics_for_resume(out) if ckpt_path is not None and is_main_process() else None
