@@ -376,13 +376,20 @@ def qualitynet_features(x: np.ndarray, sr: int):
     Windows at another rate than 16 kHz are resampled first (``soxr``)."""
     import torch
 
-    from tunesmith.classify.qualitynet import SR, load_quality_net, quality_outputs
+    from tunesmith.classify.qualitynet import load_quality_net, quality_outputs
 
-    if sr != SR:
-        import soxr
+    return torch.from_numpy(quality_outputs(load_quality_net(), _at_detector_rate(x, sr)))
 
-        x = np.stack([soxr.resample(w, sr, SR) for w in x]).astype(np.float32)
-    return torch.from_numpy(quality_outputs(load_quality_net(), x))
+
+def _at_detector_rate(x: np.ndarray, sr: int) -> np.ndarray:
+    """Windows ``(n, samples)`` at ``sr`` resampled (``soxr``) to the fault detector's 16 kHz."""
+    from tunesmith.classify.qualitynet import SR
+
+    if sr == SR:
+        return x
+    import soxr
+
+    return np.stack([soxr.resample(w, sr, SR) for w in x]).astype(np.float32)
 
 
 def qualitynet_lr(qtr, ytr, qte, seed, *, dtr=None, dte=None, reference: int | None = None):
@@ -418,13 +425,9 @@ def qualitynet_finetune(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_cla
     import torch.nn.functional as F
 
     from tunesmith.classify.model import class_weights
-    from tunesmith.classify.qualitynet import SR, load_quality_net
+    from tunesmith.classify.qualitynet import load_quality_net
 
-    if sr != SR:
-        import soxr
-
-        xtr = np.stack([soxr.resample(w, sr, SR) for w in xtr]).astype(np.float32)
-        xte = np.stack([soxr.resample(w, sr, SR) for w in xte]).astype(np.float32)
+    xtr, xte = _at_detector_rate(xtr, sr), _at_detector_rate(xte, sr)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     net = load_quality_net()

@@ -269,9 +269,8 @@ def dropout(y, sr, rng):
         dur = int(_loguniform(rng, 0.04, 0.9) * sr)
         fade = int(rng.uniform(0.0, 0.08) * sr)
         end = min(len(y), pos + dur)
-        g = np.ones(end - pos)
         floor = 0.0 if zero else 10 ** (-depth / 20)
-        g[:] = floor
+        g = np.full(end - pos, floor)
         f = min(fade, (end - pos) // 2)
         if f > 0:
             ramp = np.linspace(1.0, floor, f)
