@@ -691,8 +691,10 @@ def compare_features(data_dir, *, features="all", folds: int = 5, seed: int = 0,
                 cw = class_weights(np.bincount(y[tr], minlength=n_classes), n_classes)
                 fit_seed = seed * 1000 + k
                 if rep == "qualitynet+ft":
-                    probs = qualitynet_finetune(ws.x[tr], y[tr], ws.x[te], n_classes, fit_seed, reference=reference,
-                                                sr=sr)
+                    if "detector_rate" not in cache:  # resampled once for all folds
+                        cache["detector_rate"] = _at_detector_rate(ws.x, sr)
+                    x16 = cache["detector_rate"]
+                    probs = qualitynet_finetune(x16[tr], y[tr], x16[te], n_classes, fit_seed, reference=reference)
                 elif rep == "qualitynet+lr":
                     qf = features_of("qualitynet").numpy()
                     d = with_quality(features_of("descriptors"), features_of("quality")).numpy() \
