@@ -110,3 +110,23 @@ def test_validation_split_is_one_file_in_ten_or_the_tail_of_one():
     assert len(split_clean_folder(recs[:3])[1]) == 1                 # at least one
     (head,), (tail,) = split_clean_folder([np.arange(1000, dtype=np.float32)])
     assert len(tail) == round(1000 * VAL_TAIL) and head[-1] + 1 == tail[0]
+
+
+def test_a_resumed_stream_draws_new_examples_not_the_first_ones_again():
+    """The training stream is seeded by the step it starts at: a run resumed at step 5 must not replay
+    the examples its steps 0-4 saw (it did before), while the same start repeats exactly."""
+    from types import SimpleNamespace
+
+    from tunesmith.classify.qualitytrain import CleanPool, QualityDataModule, load_config
+
+    rng = np.random.default_rng(0)
+    pool = CleanPool({"noise": [rng.standard_normal(3 * 16000).astype(np.float32) * 0.1 for _ in range(3)]})
+    cfg = load_config(None, ["crop_s=1.0", "batch_size=2", "workers=0"])
+
+    def first_batch(step):
+        dm = QualityDataModule(pool, pool, cfg, seed=0)
+        dm.trainer = SimpleNamespace(global_step=step)
+        return next(iter(dm.train_dataloader()))[0]
+
+    assert torch.equal(first_batch(0), first_batch(0))
+    assert not torch.allclose(first_batch(0), first_batch(5))

@@ -134,17 +134,20 @@ def make_example(pool: CleanPool, rng: np.random.Generator, cfg: dict) -> tuple[
 
 
 class FaultExamples(torch.utils.data.IterableDataset):
-    """An endless stream of examples (each worker seeded from ``seed`` and its id)."""
+    """An endless stream of examples, each worker seeded from ``seed``, ``start`` and its id.
 
-    def __init__(self, pool: CleanPool, cfg: dict, seed: int = 0):
+    ``start`` is the optimiser step the stream begins at: a resumed run passes its restored step, so it
+    draws new examples rather than replaying the ones its first steps already saw."""
+
+    def __init__(self, pool: CleanPool, cfg: dict, seed: int = 0, start: int = 0):
         super().__init__()
-        self.pool, self.cfg, self.seed = pool, cfg, seed
+        self.pool, self.cfg, self.seed, self.start = pool, cfg, seed, int(start)
         self.epoch = 0
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         wid = info.id if info is not None else 0
-        rng = np.random.default_rng([self.seed, self.epoch, wid])
+        rng = np.random.default_rng([self.seed, self.start, self.epoch, wid])
         self.epoch += 1
         while True:
             yield make_example(self.pool, rng, self.cfg)
@@ -165,7 +168,9 @@ class QualityDataModule(_lightning().LightningDataModule):
         self._val = None
 
     def train_dataloader(self):
-        ds = FaultExamples(self.train_pool, self.cfg, self.seed)
+        trainer = getattr(self, "trainer", None)
+        start = int(trainer.global_step) if trainer is not None else 0  # restored by the time this is built
+        ds = FaultExamples(self.train_pool, self.cfg, self.seed, start)
         workers = int(self.cfg.get("workers", 0))
         return torch.utils.data.DataLoader(ds, batch_size=int(self.cfg["batch_size"]), num_workers=workers,
                                            persistent_workers=False)
