@@ -2,6 +2,7 @@
 """Good vs bad on the DEVELOPMENT sets of real recordings: the place where the recipe was judged.
 
     python scripts/make_goodbad_dev.py --split dev --seed 1     # and --seed 2, --seed 3
+    python scripts/make_goodbad_dev.py --split dev --seed 4 --rooms   # every clip in an ordinary room
     python benchmarks/goodbad_dev.py [--seeds 1 2 3] [--features qualitynet+ft,qualitynet+lr,logmel+stats,...]
 
 For each development set (``bench_data/goodbad_dev<seed>``: 160 real 10-s clips, none of the final set's
@@ -53,6 +54,8 @@ def without_quality():
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="good vs bad on the development sets of real recordings")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--rooms-seeds", type=int, nargs="*", default=[4],
+                    help="development sets made with --rooms (every clip in an ordinary room)")
     ap.add_argument("--features", default="qualitynet+ft,qualitynet+lr,logmel+stats,descriptors+lr,logmel")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -61,11 +64,13 @@ def main(argv=None) -> int:
     from tunesmith.classify.compare import compare_features
 
     torch.set_num_threads(args.threads)
-    sets = [ROOT / "bench_data" / f"goodbad_dev{s}" for s in args.seeds]
-    for d in sets:
+    seeds = list(dict.fromkeys(args.seeds + args.rooms_seeds))
+    sets = [ROOT / "bench_data" / f"goodbad_dev{s}" for s in seeds]
+    for s, d in zip(seeds, sets):
         if not d.is_dir():
-            print(f"missing {d}: run python scripts/make_goodbad_dev.py --split dev --seed "
-                  f"{d.name.removeprefix('goodbad_dev')} first", file=sys.stderr)
+            rooms = " --rooms" if s in args.rooms_seeds else ""
+            print(f"missing {d}: run python scripts/make_goodbad_dev.py --split dev --seed {s}{rooms} first",
+                  file=sys.stderr)
             return 1
     reps = args.features.split(",")
     bacc = {}     # (variant, rep) -> [per set]
@@ -111,7 +116,10 @@ def main(argv=None) -> int:
         rec.append(f"| {'none (clean: recall of good)' if k == 'none' else k} | {n} | " + " | ".join(cells) + " |")
     cmd = "python benchmarks/goodbad_dev.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = (f"# Good vs bad on the development sets of real recordings\n\nCommand: `{cmd.strip()}` (data: "
-            f"`python scripts/make_goodbad_dev.py --split dev --seed N` for N in {' '.join(map(str, args.seeds))}). "
+            f"`python scripts/make_goodbad_dev.py --split dev --seed N` for N in {' '.join(map(str, args.seeds))}"
+            + (f"; with `--rooms` for N in {' '.join(map(str, args.rooms_seeds))}: every clip, good or bad, first in an "
+               "ordinary room with a quiet background, meeting-like takes that are still good" if args.rooms_seeds else "")
+            + "). "
             f"Machine: 2-core shared CPU VM ({cpu_name()}), torch {torch.__version__}, {args.threads} thread(s); "
             f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; {wall:.1f} min in all. "
             f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"

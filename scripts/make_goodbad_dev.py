@@ -38,6 +38,8 @@ Usage::
 
     python scripts/make_goodbad_dev.py --split dev --seed 1 [--n 160]   # bench_data/goodbad_dev1
     python scripts/make_goodbad_dev.py --split final                    # bench_data/goodbad_real (benchmark)
+    python scripts/make_goodbad_dev.py --split dev --seed 4 --rooms     # bench_data/goodbad_dev4: every clip in
+                                                                        # an ordinary room (meeting-like takes)
 """
 from __future__ import annotations
 
@@ -351,8 +353,18 @@ DEGRADATIONS = {"soft_clip": soft_clip, "hard_clip": hard_clip, "reverb": reverb
 
 
 # ---------------------------------------------------------------- the set
-def make_set(out: Path, split: str, seed: int, n: int) -> int:
-    """``n`` clips (half good, half bad) into ``out/{good,bad}`` and ``out/degradations.csv``."""
+def room_tone(y, rng):
+    """An ordinary room around a clip: RT60 0.25-0.7 s with the direct sound 1-10 dB ahead, and a steady
+    pink-to-brown background 22-40 dB down. Not a fault: ``--rooms`` sets put every clip, good or bad, in one."""
+    from scipy.signal import fftconvolve
+
+    z = fftconvolve(y, _rir(rng.uniform(0.25, 0.7), rng.uniform(1.0, 10.0), rng))[: len(y)]
+    return _at_snr(z, _coloured_noise(len(z), rng.uniform(1.0, 2.0), rng), rng.uniform(22.0, 40.0))
+
+
+def make_set(out: Path, split: str, seed: int, n: int, rooms: bool = False) -> int:
+    """``n`` clips (half good, half bad) into ``out/{good,bad}`` and ``out/degradations.csv``; with ``rooms``
+    every clip is first put in an ordinary room (:func:`room_tone`)."""
     import soundfile as sf
     from tqdm import tqdm
 
@@ -383,6 +395,8 @@ def make_set(out: Path, split: str, seed: int, n: int) -> int:
         if source in ("librispeech", "fsdd"):
             y = _strung(src[source], rng, cache)
         y = y / _rms(y)
+        if rooms:  # an ordinary room first, good and bad alike (meeting-like takes that are still good)
+            y = room_tone(y, rng)
         kind, params = "none", {}
         if labels[i] == "bad":
             kind = bad_kinds.pop()
@@ -408,6 +422,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--n", type=int, default=None, help="clips (default 160 for dev, 300 for final)")
     ap.add_argument("--out", default=None, help="default bench_data/goodbad_dev<seed> or bench_data/goodbad_real")
+    ap.add_argument("--rooms", action="store_true",
+                    help="every clip, good or bad, first in an ordinary room with a quiet background (meeting-like)")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         print(f"make_goodbad_dev: {DATA} is missing; the clean side of these sets is real audio from there",
@@ -417,7 +433,7 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else ROOT / "bench_data" / (
         "goodbad_real" if args.split == "final" else f"goodbad_dev{args.seed}")
     shutil.rmtree(out, ignore_errors=True)
-    count = make_set(out, args.split, args.seed, n)
+    count = make_set(out, args.split, args.seed, n, rooms=args.rooms)
     print(f"wrote {count} clips to {out}", file=sys.stderr)
     return 0
 

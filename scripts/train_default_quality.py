@@ -70,11 +70,13 @@ def pools():
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    ap.add_argument("--max-steps", type=int, default=4200)
-    ap.add_argument("--minutes", type=float, default=None)
+    ap.add_argument("--max-steps", type=int, default=3000)
+    ap.add_argument("--minutes", type=float, default=None, help="wall-clock budget of each member's run")
     ap.add_argument("--val-every", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                    help="one detector per seed (weights and example stream), packed into one ensemble file")
+    ap.add_argument("--resume", action="store_true", help="resume each member's run from its last.ckpt")
     ap.add_argument("--out", type=Path, default=RUN)
     ap.add_argument("--install", action="store_true", help="copy the result to src/tunesmith/models/quality.pt")
     args = ap.parse_args(argv)
@@ -83,13 +85,20 @@ def main(argv=None) -> int:
         return 1
     import torch
 
+    from tunesmith.classify.qualitynet import pack_quality_nets
     from tunesmith.classify.qualitytrain import train_quality_net
 
     torch.set_num_threads(args.threads)
     train, val = pools()
-    _, path = train_quality_net(train, val, args.out, max_steps=args.max_steps, max_minutes=args.minutes, val_every=args.val_every,
-                                resume="auto" if args.resume else False, accelerator="cpu", devices=1)
-    print(f"wrote {path}", file=sys.stderr)
+    members = []
+    for seed in args.seeds:
+        _, path = train_quality_net(train, val, args.out / f"seed{seed}", max_steps=args.max_steps,
+                                    max_minutes=args.minutes, val_every=args.val_every, seed=seed,
+                                    resume="auto" if args.resume else False, accelerator="cpu", devices=1)
+        print(f"wrote {path}", file=sys.stderr)
+        members.append(path)
+    path = pack_quality_nets(members, args.out / "quality.pt")
+    print(f"wrote {path} ({len(members)} member(s))", file=sys.stderr)
     if args.install:
         dest = ROOT / "src" / "tunesmith" / "models" / "quality.pt"
         shutil.copyfile(path, dest)

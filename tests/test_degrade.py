@@ -109,3 +109,28 @@ def test_nuisance_is_harmless(speech):
         z = degrade.nuisance(speech, SR, np.random.default_rng(seed))
         c = abs(np.corrcoef(z, speech)[0, 1])
         assert c > 0.95 and abs(_frame_db(z).mean() - _frame_db(speech).mean()) < 3.5
+
+
+def test_an_ordinary_room_stays_drier_and_quieter_than_the_reverb_and_noise_faults():
+    """``ambience`` (a room a good take may have) and the ``reverb``/``noise`` faults do not overlap: on white
+    noise, where the added energy is the room's tail plus the background, the ambience adds at least 1 dB
+    less than the direct sound, while a short faulty room adds more than it and a noise fault is 18 dB or
+    louder against the signal."""
+    from tunesmith.classify.degrade import AMBIENCE_DRR_DB, NOISE_SNR_MAX_DB, ambience, apply_family
+
+    sr = 16000
+    x = np.random.default_rng(1).standard_normal(4 * sr)
+    amb, short_rooms = [], []
+    for seed in range(12):
+        z, p = ambience(x, sr, np.random.default_rng(seed))
+        assert len(z) == len(x) and np.isfinite(z).all()
+        assert AMBIENCE_DRR_DB[0] <= p["drr_db"] <= AMBIENCE_DRR_DB[1]
+        amb.append(10 * np.log10(np.sum((z - x) ** 2) / np.sum(x ** 2)))
+        z, p = apply_family("reverb", x, sr, np.random.default_rng(seed))
+        if p["rt60_s"] < 1.0:
+            short_rooms.append(10 * np.log10(np.sum((z - x) ** 2) / np.sum(x ** 2)))
+        _, p = apply_family("noise", x, sr, np.random.default_rng(seed))
+        assert p["snr_db"] <= NOISE_SNR_MAX_DB
+    assert max(amb) < -0.5 and short_rooms and min(short_rooms) > max(amb)
+    z1, _ = ambience(x, sr, np.random.default_rng(3))
+    assert np.array_equal(z1, ambience(x, sr, np.random.default_rng(3))[0])

@@ -130,3 +130,26 @@ def test_a_resumed_stream_draws_new_examples_not_the_first_ones_again():
 
     assert torch.equal(first_batch(0), first_batch(0))
     assert not torch.allclose(first_batch(0), first_batch(5))
+
+
+def test_quality_pt_keeps_the_last_step_or_the_best_validation_as_asked(clean_dirs, tmp_path, capsys):
+    from tunesmith.classify.qualitynet import load_quality_net
+
+    room, mic = clean_dirs
+
+    def saved_equals(out, ckpt):
+        net = load_quality_net(out / "quality.pt").state_dict()
+        ck = torch.load(out / ckpt, map_location="cpu", weights_only=True)["state_dict"]
+        return all(torch.equal(v, ck["net." + k]) for k, v in net.items())
+
+    for keep in ("last", "best"):
+        out = tmp_path / keep
+        rc, err = _run(capsys, "--clean", room, mic, "-o", out, "--max-steps", 3, *TINY, f"keep={keep}")
+        assert rc == 0, err
+        assert saved_equals(out, f"{keep}.ckpt")
+    best = torch.load(tmp_path / "best" / "best.ckpt", map_location="cpu", weights_only=True)["global_step"]
+    if best != 3:                        # the two differ whenever validation peaked before the end
+        assert not saved_equals(tmp_path / "last", "best.ckpt")
+    rc, err = _run(capsys, "--clean", room, mic, "-o", tmp_path / "x", "--max-steps", 1, *TINY, "keep=middle")
+    assert rc == 1 and err.strip().splitlines()[-1] == "tunesmith: error: keep must be last or best, not 'middle'"
+    assert "Traceback" not in err and "100%" not in err  # refused before any audio is read

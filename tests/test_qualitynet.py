@@ -139,3 +139,36 @@ def test_finetune_starts_from_the_detectors_own_decision(monkeypatch):
         probs = compare.qualitynet_finetune(x[:2], np.array([0, 1]), x, 2, seed=0, reference=reference)
         p_bad = 1 / (1 + np.exp(-quality_outputs(load_quality_net(), x)[:, 0]))
         assert np.allclose(probs[:, 1 - reference], p_bad, atol=1e-5)
+
+
+def test_an_ensemble_file_holds_its_members_and_finetuning_averages_them(tmp_path, monkeypatch):
+    """A packed file loads as its members in order (the first is ``load_quality_net``'s), and
+    ``qualitynet+ft`` with no epochs scores the mean of the members' p(bad)."""
+    import torch
+
+    from tunesmith import models
+    from tunesmith.classify import compare
+    from tunesmith.classify.qualitynet import (OUTPUT_NAMES, load_quality_net, load_quality_nets, pack_quality_nets,
+                                               quality_outputs)
+    from tunesmith.training.checkpoint import save_model_file
+
+    other = load_quality_net()
+    with torch.no_grad():
+        other.head.bias[0] -= 10.0                           # a second member that calls fewer takes bad
+    second = save_model_file(tmp_path / "second.pt", "classifier", state_dict=other.state_dict(),
+                             config={"model": "qualitynet", "network": {}, "outputs": list(OUTPUT_NAMES), "sr": SR})
+    packed = pack_quality_nets([models.path("quality"), second], tmp_path / "ensemble.pt")
+    nets = load_quality_nets(packed)
+    assert len(nets) == 2
+    assert torch.equal(nets[1].head.bias, other.head.bias)
+    assert torch.equal(load_quality_net(packed).head.bias, load_quality_net().head.bias)
+
+    rng = np.random.default_rng(1)
+    x = (0.05 * rng.standard_normal((4, 2 * SR))).astype(np.float32)
+    x[2:] = np.clip(x[2:] * 40, -0.1, 0.1)
+    monkeypatch.setattr(compare, "QNET_FT_EPOCHS", 0)
+    monkeypatch.setenv("TUNESMITH_MODEL_QUALITY", str(packed))
+    probs = compare.qualitynet_finetune(x[:2], np.array([0, 1]), x, 2, seed=0, reference=0)
+    p_bad = [1 / (1 + np.exp(-quality_outputs(n, x)[:, 0])) for n in nets]
+    assert np.allclose(probs[:, 1], (p_bad[0] + p_bad[1]) / 2, atol=1e-5)
+    assert np.max(np.abs(p_bad[0] - p_bad[1])) > 0.01     # so the mean is not either member

@@ -414,6 +414,20 @@ def qualitynet_finetune(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_cla
                         reference: int | None = None, sr: int = 16000) -> np.ndarray:
     """Class probabilities of the shipped fault detector fine-tuned on the training windows (``qualitynet+ft``).
 
+    Each detector of the model file (one, or the members of an ensemble: ``load_quality_nets``) is
+    fine-tuned on its own (:func:`_finetune_detector`) and their class probabilities are averaged.
+    """
+    from tunesmith.classify.qualitynet import load_quality_nets
+
+    xtr, xte = _at_detector_rate(xtr, sr), _at_detector_rate(xte, sr)
+    nets = load_quality_nets()
+    return sum(_finetune_detector(net, xtr, ytr, xte, n_classes, seed, reference=reference) for net in nets) / len(nets)
+
+
+def _finetune_detector(net, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_classes: int, seed: int, *,
+                       reference: int | None = None) -> np.ndarray:
+    """One detector ``net`` fine-tuned on 16-kHz windows, then its class probabilities on ``xte``.
+
     The detector's head gives way to one of ``n_classes`` outputs; with two classes and a reference class
     (``good``/``clean``) it starts as the detector's own "bad" logit (the reference class's logit 0, the
     other's the "bad" one), so training begins from the pretrained decision. The whole network is then
@@ -425,12 +439,9 @@ def qualitynet_finetune(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_cla
     import torch.nn.functional as F
 
     from tunesmith.classify.model import class_weights
-    from tunesmith.classify.qualitynet import load_quality_net
 
-    xtr, xte = _at_detector_rate(xtr, sr), _at_detector_rate(xte, sr)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    net = load_quality_net()
     old = net.head
     net.head = torch.nn.Linear(old.in_features, n_classes)
     if n_classes == 2 and reference is not None:

@@ -13,9 +13,9 @@ Families (what a listener would call the take):
 ``saturation``  soft curves (tanh, arctan, algebraic, cubic), hard clipping, asymmetric "tube" and
                 rectifying curves, 3-28 dB of drive, sometimes a dry blend or a loudspeaker-like low-pass after.
 ``reverb``      a synthetic room: direct sound, early reflections and an exponentially decaying tail
-                whose high band dies sooner, RT60 0.4-3.5 s, direct-to-reverberant -12 to +3 dB.
+                whose high band dies sooner, RT60 0.4-3.5 s, direct-to-reverberant -12 to +3 dB (to -1 dB below 1 s).
 ``noise``       stationary noise of spectral slope -1 to +2 (blue to brown), noise that swells and fades,
-                or a babble of other signals, 0-22 dB SNR.
+                or a babble of other signals, 0-18 dB SNR.
 ``band``        low-pass (1.2-6.5 kHz), high-pass (180-1200 Hz) or band-pass (telephone-like) filters of
                 order 2-10.
 ``codec``       coarse coding: spectral cells under a per-frame threshold removed with a cut of the top band,
@@ -29,6 +29,9 @@ Families (what a listener would call the take):
 ``pitch``       speed changes: wow (0.2-3 Hz, 0.3-3 %), flutter (4-25 Hz, 0.05-1 %) or a random drift.
 ``clicks``      impulsive clicks and crackle, or single-sample digital spikes.
 
+:func:`ambience` is what is *not* a fault: an ordinary short room (RT60 0.15-0.7 s, direct sound ahead
+by 1-12 dB) with, usually, a quiet background 25-45 dB down; good and bad examples may both have it.
+
 Every function takes and returns ``float64`` samples; the level of the result is arbitrary (a
 detector normalises its input). Everything random comes from the ``numpy.random.Generator`` passed in.
 """
@@ -40,8 +43,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FAMILIES", "Fault", "degrade", "nuisance", "apply_family"]
+__all__ = ["FAMILIES", "Fault", "ambience", "degrade", "nuisance", "apply_family"]
 
+#: The ``reverb`` family's wettest direct-to-reverberant ratio (dB) for long (RT60 >= 1 s) and short rooms,
+#: and the ``noise`` family's highest SNR: beyond :func:`ambience`, the ordinary room a good take may have.
+REVERB_DRR_MAX_LONG, REVERB_DRR_MAX_SHORT = 3.0, -1.0
+NOISE_SNR_MAX_DB = 18.0
+AMBIENCE_RT60_S, AMBIENCE_DRR_DB, AMBIENCE_SNR_DB = (0.15, 0.7), (1.0, 12.0), (25.0, 45.0)
 FAMILIES = ("saturation", "reverb", "noise", "band", "codec", "tone", "dropout", "level", "skip", "pitch",
             "clicks")
 EPS = 1e-12
@@ -168,7 +176,7 @@ def reverb(y, sr, rng):
     from scipy.signal import fftconvolve
 
     rt60 = _loguniform(rng, 0.4, 3.5)
-    drr = rng.uniform(-12.0, 3.0)
+    drr = rng.uniform(-12.0, REVERB_DRR_MAX_LONG if rt60 >= 1.0 else REVERB_DRR_MAX_SHORT)
     z = fftconvolve(y, _room(sr, rt60, drr, rng))[: len(y)]
     return z, {"rt60_s": round(rt60, 2), "drr_db": round(drr, 1)}
 
@@ -176,7 +184,7 @@ def reverb(y, sr, rng):
 def noise(y, sr, rng, others: Callable[[int], np.ndarray] | None = None):
     kind = str(rng.choice(["stationary", "stationary", "swelling", "babble"] if others else
                           ["stationary", "stationary", "swelling"]))
-    snr = rng.uniform(0.0, 22.0)
+    snr = rng.uniform(0.0, NOISE_SNR_MAX_DB)
     n = len(y)
     if kind == "babble":
         count = int(rng.integers(3, 9))
@@ -409,6 +417,25 @@ def degrade(y: np.ndarray, sr: int, rng: np.random.Generator, *, families=FAMILI
         fault.families.append(fam)
         fault.params.append(p)
     return z, fault
+
+
+def ambience(y: np.ndarray, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """The sound of an ordinary room, which a take may have and still be good: a short, mostly direct room
+    (RT60 ``AMBIENCE_RT60_S``, direct-to-reverberant ``AMBIENCE_DRR_DB``) and, usually, a quiet steady
+    background of any colour (``AMBIENCE_SNR_DB``). Meeting-room and home recordings sound like this; the
+    ``reverb`` and ``noise`` families stay clearly beyond it (wetter rooms, louder noise)."""
+    from scipy.signal import fftconvolve
+
+    rt60 = _loguniform(rng, *AMBIENCE_RT60_S)
+    drr = rng.uniform(*AMBIENCE_DRR_DB)
+    z = fftconvolve(np.asarray(y, dtype=np.float64), _room(sr, rt60, drr, rng))[: len(y)]
+    p = {"rt60_s": round(rt60, 2), "drr_db": round(drr, 1)}
+    if rng.random() < 0.75:
+        snr = rng.uniform(*AMBIENCE_SNR_DB)
+        v = _coloured(len(z), rng.uniform(-0.5, 2.0), rng)
+        z = z + v * _rms(z) / (_rms(v) * 10 ** (snr / 20))
+        p["snr_db"] = round(snr, 1)
+    return z, p
 
 
 def nuisance(y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:

@@ -25,6 +25,10 @@ then stacks per frame (hop :data:`HOP`, 16 ms):
 Network: 1-D convolutions over time (bands as channels) with dilations 1-8 (about a second of context),
 mean, maximum and spread over time, a 128-wide embedding and ``1 + len(FAMILIES)`` logits (bad, then
 each family; trained with binary cross-entropy).
+
+A model file holds one detector or several (an ensemble of runs with other seeds, :func:`pack_quality_nets`;
+:func:`load_quality_nets` returns them all, :func:`load_quality_net` the first). ``qualitynet+ft`` fine-tunes
+every member and averages their probabilities; ``qualitynet+lr`` reads the first member's outputs.
 """
 from __future__ import annotations
 
@@ -38,7 +42,8 @@ from torch import nn
 
 from tunesmith.classify.degrade import FAMILIES
 
-__all__ = ["SR", "QualityFrontend", "QualityNet", "load_quality_net", "quality_outputs", "OUTPUT_NAMES"]
+__all__ = ["SR", "QualityFrontend", "QualityNet", "load_quality_net", "load_quality_nets", "pack_quality_nets",
+           "quality_outputs", "OUTPUT_NAMES"]
 
 SR = 16000
 N_FFT = 1024
@@ -150,20 +155,52 @@ class QualityNet(nn.Module):
         return self.head(self.features(x))
 
 
-def load_quality_net(path: str | Path | None = None) -> QualityNet:
-    """The shipped fault detector (``tunesmith.models.path("quality")``) or the model file ``path``."""
+#: State-dict key prefix of member ``k`` in a model file holding several detectors (``config.members``).
+MEMBER_PREFIX = "member{}."
+
+
+def load_quality_nets(path: str | Path | None = None) -> list[QualityNet]:
+    """Every detector in the shipped fault-detector file (``tunesmith.models.path("quality")``) or in the
+    model file ``path``: one for a file written by ``tunesmith train quality``, several for an ensemble
+    (:func:`pack_quality_nets`; ``qualitynet+ft`` fine-tunes each and averages their probabilities)."""
     from tunesmith import models
     from tunesmith.training.checkpoint import load_model_file
 
     p = Path(path) if path is not None else models.path("quality")
     ckpt = load_model_file(p, "classifier", hint=" (the fault detector; set TUNESMITH_MODEL_QUALITY or pass path=)")
-    if ckpt.get("config", {}).get("model") != "qualitynet":
+    cfg = ckpt.get("config", {})
+    if cfg.get("model") != "qualitynet":
         from tunesmith.errors import TunesmithError
 
         raise TunesmithError("not a fault-detector model file (config.model is not 'qualitynet')", p)
-    net = QualityNet(**ckpt["config"].get("network", {}))
-    net.load_state_dict(ckpt["state_dict"])
-    return net.eval()
+    sd = ckpt["state_dict"]
+    count = int(cfg.get("members", 0))
+    parts = [sd] if count == 0 else [
+        {k[len(MEMBER_PREFIX.format(i)):]: v for k, v in sd.items() if k.startswith(MEMBER_PREFIX.format(i))}
+        for i in range(count)]
+    nets = []
+    for part in parts:
+        net = QualityNet(**cfg.get("network", {}))
+        net.load_state_dict(part)
+        nets.append(net.eval())
+    return nets
+
+
+def load_quality_net(path: str | Path | None = None) -> QualityNet:
+    """The first (or only) detector of the shipped fault-detector file or of the model file ``path``."""
+    return load_quality_nets(path)[0]
+
+
+def pack_quality_nets(paths: list[str | Path], out: str | Path) -> Path:
+    """Write the detectors of the model files ``paths`` (in order) into one ensemble model file ``out``."""
+    from tunesmith.training.checkpoint import save_model_file
+
+    nets = [n for p in paths for n in load_quality_nets(p)]
+    sd = {MEMBER_PREFIX.format(i) + k: v for i, n in enumerate(nets) for k, v in n.state_dict().items()}
+    return save_model_file(out, "classifier", state_dict=sd,
+                           config={"model": "qualitynet", "network": {}, "members": len(nets),
+                                   "outputs": list(OUTPUT_NAMES), "sr": SR,
+                                   "packed_from": [Path(p).name for p in paths]})
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ name                      file                            used by
 ``composer``              ``composer-chorales.pt``        ``generate``, ``score``
 ``transform``             ``transform-piano2violin.pt``   ``convert``
 ``voices``                ``voices.pt``                   ``voices``, ``export``
-``quality``               ``quality.pt``                  ``compare-features`` (``qualitynet+lr``)
+``quality``               ``quality.pt``                  ``compare-features`` (``qualitynet+lr``, ``+ft``)
 ========================  ==============================  ==========================
 """
 from __future__ import annotations

@@ -55,6 +55,18 @@ class FitResult:
             module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
         return path
 
+    def load_last(self, module) -> Path | None:
+        """Load the weights of ``last.ckpt`` (the run's final step) into ``module`` (``weights_only=True``).
+
+        Returns the file it read, or ``None`` when the run left no checkpoint (``fast_dev_run``).
+        """
+        import torch
+
+        path = self.last if self.last.is_file() else None
+        if path is not None:
+            module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
+        return path
+
 
 def is_main_process() -> bool:
     """True in the launching process (rank 0); DDP worker processes get a non-zero rank in the environment."""
