@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import csv
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -58,6 +59,9 @@ def main(argv=None) -> int:
                     help="development sets made with --rooms (every clip in an ordinary room)")
     ap.add_argument("--features", default="qualitynet+ft,qualitynet+lr,logmel+stats,descriptors+lr,logmel")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--results", type=Path, default=RESULTS,
+                    help="results file (default benchmarks/results/classify_goodbad_dev.md)")
+    ap.add_argument("--title", default="Good vs bad on the development sets of real recordings")
     args = ap.parse_args(argv)
     import torch
 
@@ -114,8 +118,9 @@ def main(argv=None) -> int:
             got = recall[key].get(k, [])
             cells.append(f"{sum(r * c for r, c in got) / max(1, sum(c for _, c in got)):.2f}")
         rec.append(f"| {'none (clean: recall of good)' if k == 'none' else k} | {n} | " + " | ".join(cells) + " |")
-    cmd = "python benchmarks/goodbad_dev.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = (f"# Good vs bad on the development sets of real recordings\n\nCommand: `{cmd.strip()}` (data: "
+    cmd = "python benchmarks/goodbad_dev.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    model = os.environ.get("TUNESMITH_MODEL_QUALITY")
+    text = (f"# {args.title}\n\nCommand: `{'TUNESMITH_MODEL_QUALITY=' + model + ' ' if model else ''}{cmd.strip()}` (data: "
             f"`python scripts/make_goodbad_dev.py --split dev --seed N` for N in {' '.join(map(str, args.seeds))}"
             + (f"; with `--rooms` for N in {' '.join(map(str, args.rooms_seeds))}: every clip, good or bad, first in an "
                "ordinary room with a quiet background, meeting-like takes that are still good" if args.rooms_seeds else "")
@@ -131,8 +136,8 @@ def main(argv=None) -> int:
     print(text)
     from tunesmith.io import atomic_write_text
 
-    atomic_write_text(RESULTS, text)
-    print(f"wrote {RESULTS}", file=sys.stderr)
+    atomic_write_text(args.results, text)
+    print(f"wrote {args.results}", file=sys.stderr)
     return 0
 
 

@@ -105,7 +105,7 @@ def register_train(train_sub) -> None:
     p.add_argument("--minutes", type=float, default=None, metavar="M",
                    help="wall-clock budget in minutes (overrides the config's max_minutes)")
     p.add_argument("--init", default=None, metavar="shipped|PATH",
-                   help="fine-tune: start from the shipped detector ('shipped') or this quality.pt")
+                   help="fine-tune: start from the shipped detector ('shipped': the first of its members) or this quality.pt")
     p.add_argument("--fast-dev-run", action="store_true", help="one batch of training and validation (smoke test)")
     p.set_defaults(func=run_train_quality)
 
