@@ -48,24 +48,24 @@ class FitResult:
 
         Returns the file it read, or ``None`` when the run left no checkpoint (``fast_dev_run``).
         """
-        import torch
-
-        path = self.best if self.best is not None else (self.last if self.last.is_file() else None)
-        if path is not None:
-            module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
-        return path
+        return _load_weights(module, self.best if self.best is not None else self.last)
 
     def load_last(self, module) -> Path | None:
         """Load the weights of ``last.ckpt`` (the run's final step) into ``module`` (``weights_only=True``).
 
         Returns the file it read, or ``None`` when the run left no checkpoint (``fast_dev_run``).
         """
-        import torch
+        return _load_weights(module, self.last)
 
-        path = self.last if self.last.is_file() else None
-        if path is not None:
-            module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
-        return path
+
+def _load_weights(module, path: Path) -> Path | None:
+    """``path``'s ``state_dict`` into ``module`` when the file exists; the path read, or ``None``."""
+    if not path.is_file():
+        return None
+    import torch
+
+    module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
+    return path
 
 
 def is_main_process() -> bool:
