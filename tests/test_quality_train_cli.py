@@ -153,3 +153,11 @@ def test_quality_pt_keeps_the_last_step_or_the_best_validation_as_asked(clean_di
     rc, err = _run(capsys, "--clean", room, mic, "-o", tmp_path / "x", "--max-steps", 1, *TINY, "keep=middle")
     assert rc == 1 and err.strip().splitlines()[-1] == "tunesmith: error: keep must be last or best, not 'middle'"
     assert "Traceback" not in err and "100%" not in err  # refused before any audio is read
+
+
+def test_the_library_refuses_a_bad_keep_before_reading_any_folder(tmp_path):
+    from tunesmith.classify.qualitytrain import train_quality_from_folders
+    from tunesmith.errors import TunesmithError
+
+    with pytest.raises(TunesmithError, match="keep must be last or best"):   # not the missing folder's error
+        train_quality_from_folders([tmp_path / "absent"], tmp_path / "run", config={"keep": "middle"})

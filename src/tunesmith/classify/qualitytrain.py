@@ -272,8 +272,8 @@ def train_quality_net(train_pool: CleanPool, val_pool: CleanPool, out_dir: str |
                       init: str | Path | None = None, fast_dev_run: bool = False) -> tuple[QualityNet, Path]:
     """Train with :func:`tunesmith.training.fit`; writes ``quality.pt`` in ``out_dir``: the weights of the last
     step (config ``keep: last``, the default) or of the best validation AUC of "bad" (``keep: best``).
-    The last step won on every development set of good vs bad (2026-12-02): the validation draw of
-    512 examples is too small and too like the training material to pick a step by.
+    The last step won where both were compared (two of the good-vs-bad development sets, 2026-12-02):
+    the validation draw of 512 examples is too small and too like the training material to pick a step by.
 
     ``config`` holds keys of :data:`DEFAULT_CONFIG` (unknown keys are an error); the keywords
     ``max_steps``, ``val_every``, ``max_minutes``, ``seed`` and ``init`` win over it when not ``None``
@@ -414,6 +414,7 @@ def train_quality_from_folders(folders, out_dir: str | Path = "runs/quality", *,
     given = isinstance(config, dict)
     cfg = load(merge_checked(DEFAULT_CONFIG, config) if given else DEFAULT_CONFIG, None if given else config,
                overrides)
+    _check_keep(cfg)
     from tunesmith.training.fit import resume_path
 
     resume_path(Path(out_dir), resume)  # --resume without a run: say so before reading hours of audio
