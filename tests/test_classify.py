@@ -449,6 +449,11 @@ def test_cli_voices_stream_of_an_empty_source_says_so(tmp_path, capsys):
     empty.write_bytes(b"")
     assert _cli("voices", "--stream", str(empty), "--idle-timeout-s", "0.2") == 1
     assert "empty.wav: empty file (0 bytes)" in capsys.readouterr().err
+    text = tmp_path / "notes.wav"                         # a text file named .wav is no raw PCM to decide on
+    text.write_text("not audio at all, just some words\n")
+    assert _cli("voices", "--stream", str(text), "--idle-timeout-s", "0.2") == 1
+    err = capsys.readouterr().err
+    assert "notes.wav: not a WAV file (no RIFF header" in err and "decisions" not in err
     proc = subprocess.run([sys.executable, "-m", "tunesmith.cli", "voices", "--stream", "-", "--rate", "16000"],
                           input=b"", capture_output=True, timeout=120)
     err = proc.stderr.decode().strip().splitlines()

@@ -214,12 +214,16 @@ def _parse_wav_header(read) -> tuple[int, int, int]:
     return fmt
 
 
+#: A path with one of these endings must hold a RIFF/WAVE stream; any other name may be raw PCM.
+WAV_SUFFIXES = (".wav", ".wave")
+
+
 def pcm_blocks(source, block_s: float = 1.0, *, sr: int = 16000, channels: int = 1,
                follow: bool = True, idle_timeout_s: float = IDLE_TIMEOUT_S) -> Iterator[tuple[np.ndarray, int, float]]:
     """Yield ``(mono float32 block, sr, t_ready)`` of ``block_s`` seconds as the input grows.
 
     ``source`` is a path (a WAV file, possibly still being written, or raw PCM) or
-    ``"-"`` for standard input. WAV headers give the format; raw input is 16-bit
+    ``"-"`` for standard input (a path named ``.wav`` must be a WAV file). WAV headers give the format; raw input is 16-bit
     little-endian PCM at ``sr`` Hz with ``channels`` channels. With ``follow`` a
     file is polled for new data until nothing arrives for ``idle_timeout_s``.
     ``t_ready`` is ``time.perf_counter()`` when the block's last byte was read.
@@ -262,6 +266,8 @@ def pcm_blocks(source, block_s: float = 1.0, *, sr: int = 16000, channels: int =
 
             sr, channels, _ = _parse_wav_header(read)
             carry = b""
+        elif is_file and path.suffix.lower() in WAV_SUFFIXES and head:
+            raise AudioError("not a WAV file (no RIFF header; raw PCM needs another name, e.g. .raw or .pcm)", path)
         else:
             carry = head
         frame_bytes = 2 * channels
