@@ -305,7 +305,7 @@ def goodbad_benchmark(data: Path, quick: bool, seed: int = 0) -> tuple[str, dict
 #: What the fault detector behind ``qualitynet+lr`` shares with the good-vs-bad sets (scripts/train_default_quality.py).
 QUALITYNET_NOTE = ("`qualitynet+lr` and `qualitynet+ft` use the shipped fault detector (`src/tunesmith/models/quality.pt`, "
                    "`python scripts/train_default_quality.py`: two members, `+ft` fine-tunes both and averages, `+lr` "
-                   "reads the first), pretrained on clean recordings of the DEVELOPMENT side "
+                   "fits one regression per member and averages them), pretrained on clean recordings of the DEVELOPMENT side "
                    "only (three quarters of the LibriSpeech readers, four FSDD talkers, one violinist, FluidSynth "
                    "renders), spoiled by `tunesmith.classify.degrade`'s eleven fault families: it shares no talker, "
                    "player or singer with the final set, and its families were written apart from this set's "

@@ -35,7 +35,8 @@ training folds and scores the held-out fold. Representations:
     the outputs of the shipped fault detector (:mod:`tunesmith.classify.qualitynet`, pretrained on
     clean real recordings spoiled by :mod:`tunesmith.classify.degrade`'s eleven fault families): its
     logits for "bad" and for each family and its 128-wide embedding, standardised, into a logistic
-    regression, averaged with ``descriptors+lr`` (``QNET_*`` constants). The detector has seen many
+    regression (one per member of the detector file, their probabilities averaged), averaged with
+    ``descriptors+lr`` (``QNET_*`` constants). The detector has seen many
     examples of rare faults (dropouts, level jumps, wow) that a user's folder holds a few of.
 ``qualitynet+ft``
     the same detector fine-tuned, whole, on the training part (:func:`qualitynet_finetune`): it starts
@@ -113,6 +114,7 @@ REFERENCE_CLASSES = ("good", "clean")
 #: detector's outputs the regression sees (``"logits"``: the 12 logits; ``"all"``: logits and embedding),
 #: its inverse L2 strength, and the weight of ``descriptors+lr`` in the average.
 QNET_LOGITS = 12
+QNET_WIDTH = QNET_LOGITS + 128     # one detector's outputs: its logits, then its embedding
 QNET_COLUMNS = "all"
 QNET_C = 0.1
 QNET_DESC_BLEND = 0.5
@@ -371,14 +373,16 @@ def frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
 
 
 def qualitynet_features(x: np.ndarray, sr: int):
-    """The shipped fault detector's outputs per window (``n, 12 + 128``: logits, then embedding), as a tensor.
+    """The shipped fault detector's outputs per window, as a tensor ``(n, members * QNET_WIDTH)``: for each
+    member of the model file in turn (``load_quality_nets``) its 12 logits, then its 128-wide embedding.
 
     Windows at another rate than 16 kHz are resampled first (``soxr``)."""
     import torch
 
-    from tunesmith.classify.qualitynet import load_quality_net, quality_outputs
+    from tunesmith.classify.qualitynet import load_quality_nets, quality_outputs
 
-    return torch.from_numpy(quality_outputs(load_quality_net(), _at_detector_rate(x, sr)))
+    x16 = _at_detector_rate(x, sr)
+    return torch.from_numpy(np.concatenate([quality_outputs(net, x16) for net in load_quality_nets()], axis=1))
 
 
 def _at_detector_rate(x: np.ndarray, sr: int) -> np.ndarray:
@@ -394,16 +398,24 @@ def _at_detector_rate(x: np.ndarray, sr: int) -> np.ndarray:
 
 def qualitynet_lr(qtr, ytr, qte, seed, *, dtr=None, dte=None, reference: int | None = None):
     """Class probabilities of a logistic regression on the fault detector's outputs (``QNET_COLUMNS`` of
-    them, standardised, inverse L2 strength ``QNET_C``), averaged with ``descriptors+lr`` on the descriptor
-    summaries ``dtr``/``dte`` with weight ``QNET_DESC_BLEND`` when those are given."""
+    them, standardised, inverse L2 strength ``QNET_C``), one per member of the detector (``qtr`` holds
+    blocks of ``QNET_WIDTH`` columns, :func:`qualitynet_features`) and their probabilities averaged, then
+    averaged with ``descriptors+lr`` on the descriptor summaries ``dtr``/``dte`` with weight
+    ``QNET_DESC_BLEND`` when those are given."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    cols = slice(0, QNET_LOGITS) if QNET_COLUMNS == "logits" else slice(None)
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=QNET_C, max_iter=5000, class_weight="balanced",
-                                                               random_state=seed))
-    probs = model.fit(qtr[:, cols], ytr).predict_proba(qte[:, cols])
+    width = QNET_LOGITS if QNET_COLUMNS == "logits" else QNET_WIDTH
+    if qtr.shape[1] % QNET_WIDTH:
+        raise ValueError(f"qualitynet_lr: {qtr.shape[1]} columns is not a whole number of detectors of {QNET_WIDTH}")
+    probs = 0.0
+    members = qtr.shape[1] // QNET_WIDTH
+    for m in range(members):
+        cols = slice(m * QNET_WIDTH, m * QNET_WIDTH + width)
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=QNET_C, max_iter=5000, class_weight="balanced",
+                                                                   random_state=seed))
+        probs = probs + model.fit(qtr[:, cols], ytr).predict_proba(qte[:, cols]) / members
     if dtr is not None and QNET_DESC_BLEND > 0:
         probs = (1 - QNET_DESC_BLEND) * probs + QNET_DESC_BLEND * descriptors_lr(dtr, ytr, dte, seed,
                                                                                    reference=reference)
@@ -426,14 +438,20 @@ def qualitynet_finetune(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_cla
 
 def _finetune_detector(net, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_classes: int, seed: int, *,
                        reference: int | None = None) -> np.ndarray:
-    """One detector ``net`` fine-tuned on 16-kHz windows, then its class probabilities on ``xte``.
+    """One detector ``net`` fine-tuned on 16-kHz windows (:func:`finetune_detector_net`), then its class
+    probabilities on the whole windows ``xte``."""
+    return detector_probabilities(finetune_detector_net(net, xtr, ytr, n_classes, seed, reference=reference), xte)
+
+
+def finetune_detector_net(net, xtr: np.ndarray, ytr: np.ndarray, n_classes: int, seed: int, *,
+                          reference: int | None = None):
+    """The detector ``net`` fine-tuned on 16-kHz windows ``xtr`` with labels ``ytr`` (returned, in eval mode).
 
     The detector's head gives way to one of ``n_classes`` outputs; with two classes and a reference class
     (``good``/``clean``) it starts as the detector's own "bad" logit (the reference class's logit 0, the
     other's the "bad" one), so training begins from the pretrained decision. The whole network is then
     trained ``QNET_FT_EPOCHS`` epochs (AdamW, ``QNET_FT_LR``, one-cycle, class-weighted cross-entropy,
-    batch normalisation statistics frozen) on random crops of ``QNET_FT_CROP``-100 % of each window, and
-    scores whole windows.
+    batch normalisation statistics frozen) on random crops of ``QNET_FT_CROP``-100 % of each window.
     """
     import torch
     import torch.nn.functional as F
@@ -474,9 +492,16 @@ def _finetune_detector(net, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n
             loss.backward()
             opt.step()
             sched.step()
+    return net.eval()
+
+
+def detector_probabilities(net, x: np.ndarray) -> np.ndarray:
+    """Class probabilities ``(n, classes)`` of a (fine-tuned) detector on whole 16-kHz windows ``x``."""
+    import torch
+
     net.eval()
     with torch.no_grad():
-        xt = torch.as_tensor(xte)
+        xt = torch.as_tensor(x)
         logits = torch.cat([net(xt[i:i + QNET_FT_BATCH]) for i in range(0, len(xt), QNET_FT_BATCH)])
     return torch.softmax(logits, dim=1).numpy()
 

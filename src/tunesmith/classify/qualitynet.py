@@ -28,7 +28,8 @@ each family; trained with binary cross-entropy).
 
 A model file holds one detector or several (an ensemble of runs with other seeds, :func:`pack_quality_nets`;
 :func:`load_quality_nets` returns them all, :func:`load_quality_net` the first). ``qualitynet+ft`` fine-tunes
-every member and averages their probabilities; ``qualitynet+lr`` reads the first member's outputs.
+every member and averages their probabilities; ``qualitynet+lr`` fits one regression on each member's
+outputs and averages those.
 """
 from __future__ import annotations
 
