@@ -64,7 +64,7 @@ def score_set(folder: Path) -> dict:
     y = ws.y
     fold = file_folds(ws.groups, y, 5, 0)
     ref = next(i for i, c in enumerate(classes) if c.lower() in C.REFERENCE_CLASSES)
-    x = C._at_detector_rate(ws.x, 16000)
+    x = ws.x                                   # loaded at the detector's 16 kHz
     probs = {v: np.zeros((len(y), 2)) for v in VARIANTS}
     p_bad = np.mean([1 / (1 + np.exp(-quality_outputs(net, x)[:, 0])) for net in load_quality_nets()], axis=0)
     probs["zero-shot"][:, 1 - ref] = p_bad
