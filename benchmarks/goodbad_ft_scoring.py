@@ -43,12 +43,14 @@ def crop_logits(net, x: np.ndarray, share: float, count: int) -> np.ndarray:
     """Mean logits of ``count`` evenly spaced crops of ``share`` of each window, as probabilities."""
     import torch
 
+    from tunesmith.classify import compare as C
+
     n = x.shape[1]
     length = int(share * n)
     starts = np.linspace(0, n - length, count).astype(int)
     with torch.no_grad():
         xt = torch.as_tensor(x)
-        logits = torch.stack([torch.cat([net(xt[i:i + 16, a:a + length]) for i in range(0, len(xt), 16)])
+        logits = torch.stack([torch.cat([net(xt[i:i + 16, a:a + length]) for i in range(0, len(xt), C.QNET_FT_BATCH)])
                               for a in starts]).mean(0)
     return torch.softmax(logits, dim=1).numpy()
 
@@ -131,9 +133,9 @@ def main(argv=None) -> int:
               + f"; bad takes {counts['hits_bad']}."]
     text = "\n".join(lines) + "\n"
     print(text)
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(RESULTS)
+    from tunesmith.io import atomic_write_text
+
+    atomic_write_text(RESULTS, text)
     print(f"wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -203,12 +203,13 @@ def test_an_ensemble_file_holds_its_members_and_finetuning_averages_them(tmp_pat
 
 
 def test_qualitynet_lr_fits_one_regression_per_member_and_averages_them(tmp_path, monkeypatch):
-    """``qualitynet+lr`` reads every member's outputs (a block of ``QNET_WIDTH`` columns each) and averages
+    """``qualitynet+lr`` reads every member's outputs (a block of ``OUTPUT_WIDTH`` columns each) and averages
     one regression per member; a column count that is no whole number of detectors is refused."""
     import torch
 
     from tunesmith.classify import compare
-    from tunesmith.classify.qualitynet import OUTPUT_NAMES, load_quality_net, load_quality_nets, pack_quality_nets
+    from tunesmith.classify.qualitynet import (OUTPUT_NAMES, OUTPUT_WIDTH, load_quality_net, load_quality_nets,
+                                               pack_quality_nets)
     from tunesmith.training.checkpoint import save_model_file
 
     other = load_quality_net()
@@ -223,13 +224,13 @@ def test_qualitynet_lr_fits_one_regression_per_member_and_averages_them(tmp_path
     x[3:] = np.clip(x[3:] * 40, -0.1, 0.1)
     y = np.array([0, 0, 0, 1, 1, 1])
     q = compare.qualitynet_features(x, SR).numpy()
-    assert q.shape == (6, len(load_quality_nets(packed)) * compare.QNET_WIDTH)
-    one = compare.qualitynet_lr(q[:, :compare.QNET_WIDTH], y, q[:, :compare.QNET_WIDTH], seed=0)
+    assert q.shape == (6, len(load_quality_nets(packed)) * OUTPUT_WIDTH)
+    one = compare.qualitynet_lr(q[:, :OUTPUT_WIDTH], y, q[:, :OUTPUT_WIDTH], seed=0)
     both = compare.qualitynet_lr(q, y, q, seed=0)
     assert np.allclose(both, one, atol=1e-6)                   # two identical members: the same decision
-    noise = rng.standard_normal((6, compare.QNET_WIDTH))      # a second member that says something else
-    mixed = np.concatenate([q[:, :compare.QNET_WIDTH], noise], axis=1)
-    other_one = compare.qualitynet_lr(mixed[:, compare.QNET_WIDTH:], y, mixed[:, compare.QNET_WIDTH:], seed=0)
+    noise = rng.standard_normal((6, OUTPUT_WIDTH))      # a second member that says something else
+    mixed = np.concatenate([q[:, :OUTPUT_WIDTH], noise], axis=1)
+    other_one = compare.qualitynet_lr(mixed[:, OUTPUT_WIDTH:], y, mixed[:, OUTPUT_WIDTH:], seed=0)
     assert np.allclose(compare.qualitynet_lr(mixed, y, mixed, seed=0), (one + other_one) / 2, atol=1e-6)
     with pytest.raises(ValueError, match="whole number of detectors"):
         compare.qualitynet_lr(q[:, :-1], y, q[:, :-1], seed=0)

@@ -114,7 +114,6 @@ REFERENCE_CLASSES = ("good", "clean")
 #: detector's outputs the regression sees (``"logits"``: the 12 logits; ``"all"``: logits and embedding),
 #: its inverse L2 strength, and the weight of ``descriptors+lr`` in the average.
 QNET_LOGITS = 12
-QNET_WIDTH = QNET_LOGITS + 128     # one detector's outputs: its logits, then its embedding
 QNET_COLUMNS = "all"
 QNET_C = 0.1
 QNET_DESC_BLEND = 0.5
@@ -373,7 +372,7 @@ def frontend_features(kind: str, x: np.ndarray, sr: int, batch_size: int = 32):
 
 
 def qualitynet_features(x: np.ndarray, sr: int):
-    """The shipped fault detector's outputs per window, as a tensor ``(n, members * QNET_WIDTH)``: for each
+    """The shipped fault detector's outputs per window, as a tensor ``(n, members * qualitynet.OUTPUT_WIDTH)``: for each
     member of the model file in turn (``load_quality_nets``) its 12 logits, then its 128-wide embedding.
 
     Windows at another rate than 16 kHz are resampled first (``soxr``)."""
@@ -399,20 +398,22 @@ def _at_detector_rate(x: np.ndarray, sr: int) -> np.ndarray:
 def qualitynet_lr(qtr, ytr, qte, seed, *, dtr=None, dte=None, reference: int | None = None):
     """Class probabilities of a logistic regression on the fault detector's outputs (``QNET_COLUMNS`` of
     them, standardised, inverse L2 strength ``QNET_C``), one per member of the detector (``qtr`` holds
-    blocks of ``QNET_WIDTH`` columns, :func:`qualitynet_features`) and their probabilities averaged, then
+    blocks of ``qualitynet.OUTPUT_WIDTH`` columns, :func:`qualitynet_features`) and their probabilities averaged, then
     averaged with ``descriptors+lr`` on the descriptor summaries ``dtr``/``dte`` with weight
     ``QNET_DESC_BLEND`` when those are given."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    width = QNET_LOGITS if QNET_COLUMNS == "logits" else QNET_WIDTH
-    if qtr.shape[1] % QNET_WIDTH:
-        raise ValueError(f"qualitynet_lr: {qtr.shape[1]} columns is not a whole number of detectors of {QNET_WIDTH}")
+    from tunesmith.classify.qualitynet import OUTPUT_WIDTH
+
+    width = QNET_LOGITS if QNET_COLUMNS == "logits" else OUTPUT_WIDTH
+    if qtr.shape[1] % OUTPUT_WIDTH:
+        raise ValueError(f"qualitynet_lr: {qtr.shape[1]} columns is not a whole number of detectors of {OUTPUT_WIDTH}")
     probs = 0.0
-    members = qtr.shape[1] // QNET_WIDTH
+    members = qtr.shape[1] // OUTPUT_WIDTH
     for m in range(members):
-        cols = slice(m * QNET_WIDTH, m * QNET_WIDTH + width)
+        cols = slice(m * OUTPUT_WIDTH, m * OUTPUT_WIDTH + width)
         model = make_pipeline(StandardScaler(), LogisticRegression(C=QNET_C, max_iter=5000, class_weight="balanced",
                                                                    random_state=seed))
         probs = probs + model.fit(qtr[:, cols], ytr).predict_proba(qte[:, cols]) / members
@@ -427,20 +428,15 @@ def qualitynet_finetune(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_cla
     """Class probabilities of the shipped fault detector fine-tuned on the training windows (``qualitynet+ft``).
 
     Each detector of the model file (one, or the members of an ensemble: ``load_quality_nets``) is
-    fine-tuned on its own (:func:`_finetune_detector`) and their class probabilities are averaged.
+    fine-tuned on its own (:func:`finetune_detector_net`) and their class probabilities on whole windows
+    (:func:`detector_probabilities`) are averaged.
     """
     from tunesmith.classify.qualitynet import load_quality_nets
 
     xtr, xte = _at_detector_rate(xtr, sr), _at_detector_rate(xte, sr)
     nets = load_quality_nets()
-    return sum(_finetune_detector(net, xtr, ytr, xte, n_classes, seed, reference=reference) for net in nets) / len(nets)
-
-
-def _finetune_detector(net, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_classes: int, seed: int, *,
-                       reference: int | None = None) -> np.ndarray:
-    """One detector ``net`` fine-tuned on 16-kHz windows (:func:`finetune_detector_net`), then its class
-    probabilities on the whole windows ``xte``."""
-    return detector_probabilities(finetune_detector_net(net, xtr, ytr, n_classes, seed, reference=reference), xte)
+    return sum(detector_probabilities(finetune_detector_net(net, xtr, ytr, n_classes, seed, reference=reference), xte)
+               for net in nets) / len(nets)
 
 
 def finetune_detector_net(net, xtr: np.ndarray, ytr: np.ndarray, n_classes: int, seed: int, *,

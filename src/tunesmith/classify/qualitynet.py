@@ -44,7 +44,7 @@ from torch import nn
 from tunesmith.classify.degrade import FAMILIES
 
 __all__ = ["SR", "QualityFrontend", "QualityNet", "load_quality_net", "load_quality_nets", "pack_quality_nets",
-           "quality_outputs", "OUTPUT_NAMES"]
+           "quality_outputs", "OUTPUT_NAMES", "OUTPUT_WIDTH"]
 
 SR = 16000
 N_FFT = 1024
@@ -59,6 +59,8 @@ FLOOR_DB = -120.0
 CHANNELS = 128
 EMBED = 128
 OUTPUT_NAMES = ("bad", *FAMILIES)
+#: columns of :func:`quality_outputs` per detector: its logits, then its embedding
+OUTPUT_WIDTH = len(OUTPUT_NAMES) + EMBED
 
 
 class QualityFrontend(nn.Module):
