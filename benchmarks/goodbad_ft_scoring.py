@@ -2,18 +2,20 @@
 """How ``qualitynet+ft`` should decide, on the DEVELOPMENT sets of good vs bad: the shipped detector as it
 is (no training on the user's windows) against fine-tuned, and whole windows against crops.
 
-    python benchmarks/goodbad_ft_scoring.py [--seeds 1 2 3] [--rooms-seeds 4] [--threads 2]
+    python benchmarks/goodbad_ft_scoring.py [--seeds 1 2 3] [--rooms-seeds 4] [--heldout-seeds 5] [--threads 2]
 
 For each development set (``bench_data/goodbad_dev<seed>``, made by ``scripts/make_goodbad_dev.py``), 5
 folds exactly as ``compare-features`` makes them, each member of the shipped detector
 (``src/tunesmith/models/quality.pt``) fine-tuned once per fold (``compare.finetune_detector_net``), then
-scored in several ways, the members' probabilities averaged:
+scored in several ways, the members' probabilities averaged (``goodbad_dev5``, made with ``--split
+heldout``, holds only talkers and a violin passage that the detector never heard):
 
 * ``zero-shot``: the shipped detectors' own p(bad) above 0.5, untrained on the fold (the peer: what the
   fine-tuning has to beat);
-* ``+ft, whole windows``: what ``qualitynet+ft`` ships (``compare.detector_probabilities``);
+* ``+ft, whole windows``: the fine-tuned detectors on each whole window (what shipped until 2026-12-02);
 * ``+ft, 4 crops of 40 %`` / ``3 crops of 60 %``: the mean of the logits over overlapping crops that
-  cover the window (the detector pools over time with a maximum, which a longer window raises).
+  cover the window (the detector pools over time with a maximum, which a longer window raises); three
+  of 60 % is what ``qualitynet+ft`` ships (``compare.detector_probabilities`` with its defaults).
 
 Prints and writes ``benchmarks/results/classify_goodbad_ft_scoring.md``: balanced accuracy per set (mean
 over folds, as ``compare-features``), recall of clean takes per source, recall of bad takes. The detector
@@ -31,28 +33,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_name
+from _common import cpu_name, goodbad_dev_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "classify_goodbad_ft_scoring.md"
-VARIANTS = ("zero-shot", "+ft, whole windows", "+ft, 4 crops of 40 %", "+ft, 3 crops of 60 %")
+VARIANTS = ("zero-shot", "+ft, whole windows", "+ft, 4 crops of 40 %", "+ft, 3 crops of 60 % (shipped)")
 SOURCES = ("librispeech", "fsdd", "violin")
-
-
-def crop_logits(net, x: np.ndarray, share: float, count: int) -> np.ndarray:
-    """Mean logits of ``count`` evenly spaced crops of ``share`` of each window, as probabilities."""
-    import torch
-
-    from tunesmith.classify import compare as C
-
-    n = x.shape[1]
-    length = int(share * n)
-    starts = np.linspace(0, n - length, count).astype(int)
-    with torch.no_grad():
-        xt = torch.as_tensor(x)
-        logits = torch.stack([torch.cat([net(xt[i:i + 16, a:a + length]) for i in range(0, len(xt), C.QNET_FT_BATCH)])
-                              for a in starts]).mean(0)
-    return torch.softmax(logits, dim=1).numpy()
 
 
 def score_set(folder: Path) -> dict:
@@ -75,9 +61,9 @@ def score_set(folder: Path) -> dict:
         tr, te = fold != k, fold == k
         nets = load_quality_nets()
         tuned = [C.finetune_detector_net(net, x[tr], y[tr], 2, k, reference=ref) for net in nets]
-        for v, fn in (("+ft, whole windows", lambda n: C.detector_probabilities(n, x[te])),
-                      ("+ft, 4 crops of 40 %", lambda n: crop_logits(n, x[te], 0.4, 4)),
-                      ("+ft, 3 crops of 60 %", lambda n: crop_logits(n, x[te], 0.6, 3))):
+        for v, fn in (("+ft, whole windows", lambda n: C.detector_probabilities(n, x[te], 1, 1.0)),
+                      ("+ft, 4 crops of 40 %", lambda n: C.detector_probabilities(n, x[te], 4, 0.4)),
+                      ("+ft, 3 crops of 60 % (shipped)", lambda n: C.detector_probabilities(n, x[te]))):
             probs[v][te] = np.mean([fn(n) for n in tuned], axis=0)
     tags = {r["file"]: r["degradation"] for r in csv.DictReader(open(folder / "degradations.csv"))}
     paths = [ws.files[i].path for i in ws.file_index]
@@ -96,17 +82,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="qualitynet+ft: zero-shot vs fine-tuned, whole windows vs crops")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--rooms-seeds", type=int, nargs="*", default=[4])
+    ap.add_argument("--heldout-seeds", type=int, nargs="*", default=[5],
+                    help="sets of sources the detector never heard (make_goodbad_dev.py --split heldout)")
+    ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    names = [f"goodbad_dev{s}" for s in args.seeds + args.rooms_seeds]
-    missing = [n for n in names if not (ROOT / "bench_data" / n).is_dir()]
-    if missing:
-        print(f"missing {', '.join('bench_data/' + n for n in missing)}: make them with "
-              "python scripts/make_goodbad_dev.py --split dev --seed N [--rooms]", file=sys.stderr)
+    found = goodbad_dev_sets(ROOT, args.seeds, args.rooms_seeds, args.heldout_seeds)
+    if found is None:
         return 1
+    names = [d.name for _, d, _ in found]
     t0, load0 = time.time(), os.getloadavg()[0]
     per = {}
     for n in names:
@@ -120,7 +107,9 @@ def main(argv=None) -> int:
              f"{minutes:.1f} min in all. Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
              "Balanced accuracy, 5 folds (mean over folds), per development set; then pooled recall of clean "
              "takes per source and of bad takes. The shipped detector (two members, probabilities averaged) "
-             "trained on the clean recordings these sets are made from: optimistic figures, for choosing.", "",
+             "trained on the clean recordings these sets are made from, except the held-out sets' ("
+             + (", ".join(f"goodbad_dev{s}" for s in args.heldout_seeds) or "none here")
+             + ": talkers and violin it never heard): optimistic figures, for choosing.", "",
              "| scoring | " + " | ".join(names) + " | mean | clean " + " | clean ".join(SOURCES) + " | bad |",
              "|---|" + "---|" * (len(names) + len(SOURCES) + 2)]
     for v in VARIANTS:
@@ -135,8 +124,8 @@ def main(argv=None) -> int:
     print(text)
     from tunesmith.io import atomic_write_text
 
-    atomic_write_text(RESULTS, text)
-    print(f"wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+    atomic_write_text(args.results, text)
+    print(f"wrote {args.results}", file=sys.stderr)
     return 0
 
 

@@ -34,12 +34,21 @@ and one violinist (John Garner); ``final`` the other quarter of the talkers, the
 the other violinist (Minji Kim) and vocadito. So the final set shares no talker, player or singer
 with any development set.
 
+``heldout`` is a development set of material the shipped fault detector never heard: only its
+validation sources (:func:`detector_validation`: one in ten of the development readers, the FSDD
+talker nicolas, the last quarter of John Garner's BWV 1002 mov. 8, cut into 10-s clips every 2.5 s
+because that quarter is only 35 s long), development kinds only. The other development sets share
+talkers and the violinist with the detector's training material; this one judges how a recipe does on
+unheard sources while keeping the final set out of every choice.
+
 Usage::
 
     python scripts/make_goodbad_dev.py --split dev --seed 1 [--n 160]   # bench_data/goodbad_dev1
     python scripts/make_goodbad_dev.py --split final                    # bench_data/goodbad_real (benchmark)
     python scripts/make_goodbad_dev.py --split dev --seed 4 --rooms     # bench_data/goodbad_dev4: every clip in
                                                                         # an ordinary room (meeting-like takes)
+    python scripts/make_goodbad_dev.py --split heldout --seed 5         # bench_data/goodbad_dev5: sources the
+                                                                        # fault detector never heard
 """
 from __future__ import annotations
 
@@ -103,8 +112,25 @@ def _strung(pool: list[Path], rng, cache: dict) -> np.ndarray:
     return y[start:start + need]
 
 
+#: the detector's validation share of the development violin: this last fraction of mov. 8
+DETECTOR_VAL_VIOLIN = ("john-garner_bwv1002_mov8.mp3", 0.75)
+DETECTOR_VAL_FSDD = ("nicolas",)
+
+
+def detector_validation() -> dict[str, list[Path]]:
+    """The development sources that ``scripts/train_default_quality.py`` keeps out of the detector's
+    training (its validation pool): every tenth development reader, FSDD nicolas, and (as a file) the violin
+    recording whose last quarter is held out."""
+    dev = clean_sources("dev")
+    return {"librispeech": dev["librispeech"][::10],
+            "fsdd": [f for f in dev["fsdd"] if f.stem.split("_")[1] in DETECTOR_VAL_FSDD],
+            "violin": [DATA / "melody" / "bach_violin" / DETECTOR_VAL_VIOLIN[0]], "vocadito": []}
+
+
 def clean_sources(split: str) -> dict[str, list]:
     """Per source kind: the files (speech) or (file, start) clip positions (music) of ``split``."""
+    if split == "heldout":
+        return detector_validation()
     libri = sorted((DATA / "speech" / "librispeech").glob("*.flac"))
     libri = [f for i, f in enumerate(libri) if (i % 4 == 0) == (split == "final")]
     talkers = FSDD_FINAL_TALKERS if split == "final" else FSDD_DEV_TALKERS
@@ -116,13 +142,15 @@ def clean_sources(split: str) -> dict[str, list]:
     return {"librispeech": libri, "fsdd": fsdd, "violin": violin, "vocadito": vocadito}
 
 
-def music_clips(files: list[Path]) -> list[np.ndarray]:
-    """Non-overlapping 10-s clips of every file (the last partial one dropped)."""
+def music_clips(files: list[Path], from_fraction: float = 0.0, hop_s: float = CLIP_S) -> list[np.ndarray]:
+    """10-s clips of every file every ``hop_s`` (non-overlapping by default; the last partial one dropped),
+    from ``from_fraction`` of its length on."""
     out = []
-    n = int(CLIP_S * SR)
+    n, hop = int(CLIP_S * SR), int(hop_s * SR)
     for f in files:
         y = _load(f)
-        out += [y[i:i + n] for i in range(0, len(y) - n + 1, n)]
+        y = y[int(len(y) * from_fraction):]
+        out += [y[i:i + n] for i in range(0, len(y) - n + 1, hop)]
     return out
 
 
@@ -368,11 +396,14 @@ def make_set(out: Path, split: str, seed: int, n: int, rooms: bool = False) -> i
     import soundfile as sf
     from tqdm import tqdm
 
-    rng = np.random.default_rng([seed, 16, 0 if split == "dev" else 1])
+    rng = np.random.default_rng([seed, 16, {"dev": 0, "final": 1, "heldout": 2}[split]])
     src = clean_sources(split)
     if not src["librispeech"]:
         raise SystemExit(f"make_goodbad_dev: no LibriSpeech files under {DATA}; the set needs ../shared/data")
-    music = {k: music_clips(src[k]) for k in ("violin", "vocadito")}
+    if split == "heldout":
+        music = {"violin": music_clips(src["violin"], DETECTOR_VAL_VIOLIN[1], hop_s=2.5), "vocadito": []}
+    else:
+        music = {k: music_clips(src[k]) for k in ("violin", "vocadito")}
     for clips in music.values():
         rng.shuffle(clips)
     kinds = DEV_KINDS + (HELD_OUT_KINDS if split == "final" else ())
@@ -418,7 +449,8 @@ def make_set(out: Path, split: str, seed: int, n: int, rooms: bool = False) -> i
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", choices=("dev", "final"), default="dev")
+    ap.add_argument("--split", choices=("dev", "final", "heldout"), default="dev",
+                    help="heldout: a development set of sources the shipped fault detector never heard")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--n", type=int, default=None, help="clips (default 160 for dev, 300 for final)")
     ap.add_argument("--out", default=None, help="default bench_data/goodbad_dev<seed> or bench_data/goodbad_real")

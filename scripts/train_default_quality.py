@@ -51,16 +51,18 @@ def pools():
     def read(f):
         return load(f, sr=16000).samples
 
-    libri = sorted((DATA / "speech" / "librispeech").glob("*.flac"))
-    dev = [f for i, f in enumerate(libri) if i % 4 != 0]         # make_goodbad_dev.py's development readers
-    libri_val = dev[::10]
-    libri_train = [f for f in dev if f not in libri_val]
-    fsdd = sorted((DATA / "speech" / "fsdd" / "recordings").glob("*.wav"))
-    fsdd_train = [f for f in fsdd if f.stem.split("_")[1] in ("george", "jackson", "lucas")]
-    fsdd_val = [f for f in fsdd if f.stem.split("_")[1] == "nicolas"]
+    # the development side of make_goodbad_dev.py, less its detector_validation() share (the set
+    # bench_data/goodbad_dev5 is made of that share: sources this detector never hears)
+    from make_goodbad_dev import DETECTOR_VAL_VIOLIN, clean_sources, detector_validation
+
+    dev, held = clean_sources("dev"), detector_validation()
+    libri_val = held["librispeech"]
+    libri_train = [f for f in dev["librispeech"] if f not in libri_val]
+    fsdd_val = held["fsdd"]
+    fsdd_train = [f for f in dev["fsdd"] if f not in fsdd_val]
     violin = DATA / "melody" / "bach_violin"
-    mov6, mov8 = read(violin / "john-garner_bwv1002_mov6.mp3"), read(violin / "john-garner_bwv1002_mov8.mp3")
-    cut = int(len(mov8) * 0.75)
+    mov6, mov8 = read(violin / "john-garner_bwv1002_mov6.mp3"), read(violin / DETECTOR_VAL_VIOLIN[0])
+    cut = int(len(mov8) * DETECTOR_VAL_VIOLIN[1])
     renders = sorted((ROOT / "bench_data" / "transcription_dev_t17" / "clean").glob("*.wav"))
     r_val = renders[::5]
     r_train = [f for f in renders if f not in r_val]
@@ -86,6 +88,8 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true", help="resume each member's run from its last.ckpt")
     ap.add_argument("--out", type=Path, default=RUN)
     ap.add_argument("--install", action="store_true", help="copy the result to src/tunesmith/models/quality.pt")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a training-config value (tunesmith.classify.qualitytrain.DEFAULT_CONFIG), e.g. perturb=0.5")
     args = ap.parse_args(argv)
     if not (DATA / "speech").is_dir():
         print(f"{DATA}: no such folder (the shared real recordings)", file=sys.stderr)
@@ -95,12 +99,15 @@ def main(argv=None) -> int:
     from tunesmith.classify.qualitynet import pack_quality_nets
     from tunesmith.classify.qualitytrain import train_quality_net
 
+    from tunesmith.config import parse_overrides
+
+    config = parse_overrides(args.set)
     torch.set_num_threads(args.threads)
     train, val = pools()
     members = []
     for seed in args.seeds:
         _, path = train_quality_net(train, val, args.out / f"seed{seed}", max_steps=args.max_steps,
-                                    max_minutes=args.minutes, val_every=args.val_every, seed=seed,
+                                    max_minutes=args.minutes, val_every=args.val_every, seed=seed, config=config,
                                     resume="auto" if args.resume else False, accelerator="cpu", devices=1)
         print(f"wrote {path}", file=sys.stderr)
         members.append(path)

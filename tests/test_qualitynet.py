@@ -161,10 +161,45 @@ def test_finetune_starts_from_the_detectors_own_decision(monkeypatch):
     x = (0.05 * rng.standard_normal((4, 2 * SR))).astype(np.float32)
     x[2:] = np.clip(x[2:] * 40, -0.1, 0.1)                 # two clipped windows
     monkeypatch.setattr(compare, "QNET_FT_EPOCHS", 0)
+    monkeypatch.setattr(compare, "QNET_FT_SCORE_CROPS", 1)   # whole windows (crops: the test below)
+    monkeypatch.setattr(compare, "QNET_FT_SCORE_SHARE", 1.0)
     for reference in (0, 1):                               # the clean class first, then second
         probs = compare.qualitynet_finetune(x[:2], np.array([0, 1]), x, 2, seed=0, reference=reference)
         p_bad = np.mean([1 / (1 + np.exp(-quality_outputs(n, x)[:, 0])) for n in load_quality_nets()], axis=0)
         assert np.allclose(probs[:, 1 - reference], p_bad, atol=1e-5)
+
+
+def test_finetuned_scoring_averages_logits_over_crops():
+    """``qualitynet+ft`` decides on the mean logit of three crops of 60 % of each window (a fault in the
+    first second of a window is seen by one crop only); windows too short for such crops are scored whole."""
+    import torch
+
+    from tunesmith.classify import compare
+    from tunesmith.classify.qualitynet import load_quality_net
+
+    net = load_quality_net().eval()
+    with torch.no_grad():                                      # the fine-tuned head's start: [0, bad logit]
+        bad_w, bad_b = net.head.weight[0].clone(), net.head.bias[0].clone()
+        net.head = torch.nn.Linear(net.head.in_features, 2)
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+        net.head.weight[1], net.head.bias[1] = bad_w, bad_b
+    t = np.arange(5 * SR) / SR
+    tone = sum(np.sin(2 * np.pi * 220.0 * k * t) / k for k in range(1, 6)) * 0.05
+    x = np.stack([tone, tone]).astype(np.float32)
+    x[1, : SR] = np.clip(x[1, : SR] * 30, -0.1, 0.1)          # clipped in its first second only
+    n, length = x.shape[1], int(0.6 * x.shape[1])
+    with torch.no_grad():
+        crops = torch.stack([net(torch.as_tensor(x[:, a:a + length])) for a in (0, (n - length) // 2, n - length)])
+    logit = lambda p: np.log(p[:, 1]) - np.log(p[:, 0])      # noqa: E731
+    got = compare.detector_probabilities(net, x)
+    assert np.allclose(logit(got), (crops[..., 1] - crops[..., 0]).mean(0).numpy(), atol=1e-3)
+    whole = compare.detector_probabilities(net, x, crops=1, share=1.0)
+    assert np.max(np.abs(logit(got) - logit(whole))) > 0.05       # crops are not the whole window
+    short = x[:, : SR + SR // 2]                                     # 60 % would be under a second
+    assert np.allclose(compare.detector_probabilities(net, short), compare.detector_probabilities(net, short, 1, 1.0))
+    with pytest.raises(ValueError, match="share"):
+        compare.detector_probabilities(net, x, crops=0)
 
 
 def test_an_ensemble_file_holds_its_members_and_finetuning_averages_them(tmp_path, monkeypatch):
@@ -195,6 +230,8 @@ def test_an_ensemble_file_holds_its_members_and_finetuning_averages_them(tmp_pat
     x = (0.05 * rng.standard_normal((4, 2 * SR))).astype(np.float32)
     x[2:] = np.clip(x[2:] * 40, -0.1, 0.1)
     monkeypatch.setattr(compare, "QNET_FT_EPOCHS", 0)
+    monkeypatch.setattr(compare, "QNET_FT_SCORE_CROPS", 1)
+    monkeypatch.setattr(compare, "QNET_FT_SCORE_SHARE", 1.0)
     monkeypatch.setenv("TUNESMITH_MODEL_QUALITY", str(packed))
     probs = compare.qualitynet_finetune(x[:2], np.array([0, 1]), x, 2, seed=0, reference=0)
     p_bad = [1 / (1 + np.exp(-quality_outputs(n, x)[:, 0])) for n in nets]
@@ -234,3 +271,27 @@ def test_qualitynet_lr_fits_one_regression_per_member_and_averages_them(tmp_path
     assert np.allclose(compare.qualitynet_lr(mixed, y, mixed, seed=0), (one + other_one) / 2, atol=1e-6)
     with pytest.raises(ValueError, match="whole number of detectors"):
         compare.qualitynet_lr(q[:, :-1], y, q[:, :-1], seed=0)
+
+
+def test_speed_perturb_moves_pitch_by_a_steady_ratio_within_the_range():
+    """The 'new talker or player' augmentation: a 440-Hz tone comes out at one steady other pitch within
+    +-3 semitones, the crop's length kept; with a range of 0 it is the plain crop."""
+    from tunesmith.classify.qualitytrain import CleanPool, speed_perturb
+
+    sr = 16000
+    t = np.arange(6 * sr) / sr
+    pool = CleanPool({"tone": [np.sin(2 * np.pi * 440.0 * t).astype(np.float32)]})
+    rng = np.random.default_rng(3)
+    peaks = []
+    for _ in range(8):
+        z = speed_perturb(pool, 2 * sr, rng, 3.0)
+        assert z.shape == (2 * sr,) and np.all(np.isfinite(z))
+        spec = np.abs(np.fft.rfft(z * np.hanning(len(z))))
+        peaks.append(np.argmax(spec) * sr / len(z))
+        halves = [np.argmax(np.abs(np.fft.rfft(h * np.hanning(len(h))))) * sr / len(h) for h in (z[:sr], z[sr:])]
+        assert abs(halves[0] - halves[1]) <= 1.0          # a steady speed, not a wobble
+    ratio = np.log2(np.array(peaks) / 440.0) * 12
+    assert np.all(np.abs(ratio) <= 3.05)
+    assert np.ptp(ratio) > 1.0                            # the draws differ
+    z0 = speed_perturb(pool, 2 * sr, np.random.default_rng(0), 0.0)
+    assert abs(np.argmax(np.abs(np.fft.rfft(z0 * np.hanning(len(z0))))) * sr / len(z0) - 440.0) <= 1.0

@@ -35,6 +35,10 @@ DEFAULT_CONFIG = {
     "bad_share": 0.5,       # share of spoiled examples
     "combo": 0.2,           # share of spoiled examples with two faults
     "ambience": 0.4,        # share of examples (good and bad) put in an ordinary room first (degrade.ambience)
+    "perturb": 0.0,         # share of examples (good and bad) played at another constant speed first: a new
+                            # talker's or player's pitch and formants, which is no fault (:func:`speed_perturb`);
+                            # 0.5 measured no gain (development sets, 2026-12-02), so it is off
+    "perturb_semitones": 3.0,  # the speed change is up to this many semitones either way (uniform)
     "level_db": [-38.0, -12.0],  # RMS of the crop before the fault, dBFS
     "family_weight": 0.5,   # weight of the family losses next to the bad/good loss
     "batch_size": 48,
@@ -122,10 +126,27 @@ class CleanPool:
         return out[s:s + n]
 
 
+def speed_perturb(pool: CleanPool, n: int, rng: np.random.Generator, semitones: float) -> np.ndarray:
+    """``n`` samples of a clean crop played at a constant speed ``2 ** (u / 12)``, ``u`` uniform in
+    +-``semitones`` (band-limited resampling, so no aliasing cue): pitch, formants and tempo move together,
+    as from another talker or player; a steady speed is no fault (wow and flutter are changing speeds)."""
+    import soxr
+
+    factor = 2.0 ** (rng.uniform(-semitones, semitones) / 12.0)
+    m = int(np.ceil(n * factor)) + 32
+    z = soxr.resample(pool.crop(m, rng), SR * factor, SR, quality="HQ")
+    if len(z) < n:
+        z = np.pad(z, (0, n - len(z)), mode="reflect")
+    return np.asarray(z[:n], dtype=np.float64)
+
+
 def make_example(pool: CleanPool, rng: np.random.Generator, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     """One ``(samples float32, targets float32[1 + families])`` example."""
     n = int(cfg["crop_s"] * SR)
-    y = pool.crop(n, rng)
+    if rng.random() < cfg["perturb"]:
+        y = speed_perturb(pool, n, rng, cfg["perturb_semitones"])
+    else:
+        y = pool.crop(n, rng)
     y = y / (np.sqrt(np.mean(y ** 2)) + 1e-9) * 10 ** (rng.uniform(*cfg["level_db"]) / 20)
     if rng.random() < cfg["ambience"]:  # an ordinary room is no fault (good and bad alike)
         y = ambience(y, SR, rng)[0]
