@@ -47,7 +47,7 @@ Usage::
     python scripts/make_goodbad_dev.py --split final                    # bench_data/goodbad_real (benchmark)
     python scripts/make_goodbad_dev.py --split dev --seed 4 --rooms     # bench_data/goodbad_dev4: every clip in
                                                                         # an ordinary room (meeting-like takes)
-    python scripts/make_goodbad_dev.py --split heldout --seed 5         # bench_data/goodbad_dev5: sources the
+    python scripts/make_goodbad_dev.py --split heldout --seed 5 --n 200 # bench_data/goodbad_dev5: sources the
                                                                         # fault detector never heard
 """
 from __future__ import annotations

@@ -161,3 +161,8 @@ def test_the_library_refuses_a_bad_keep_before_reading_any_folder(tmp_path):
 
     with pytest.raises(TunesmithError, match="keep must be last or best"):   # not the missing folder's error
         train_quality_from_folders([tmp_path / "absent"], tmp_path / "run", config={"keep": "middle"})
+    for bad, message in (({"perturb": "abc"}, "perturb must be a number, not 'abc'"),
+                         ({"ambience": 1.5}, "ambience is a share of the examples, between 0 and 1, not 1.5"),
+                         ({"perturb_semitones": -1}, "perturb_semitones must be 0 or more")):
+        with pytest.raises(TunesmithError, match=message):
+            train_quality_from_folders([tmp_path / "absent"], tmp_path / "run", config=bad)

@@ -127,7 +127,7 @@ QNET_FT_CROP = 0.4
 #: window (whole windows when a crop would be under a second). Chosen on the development sets
 #: (``benchmarks/goodbad_ft_scoring.py``, 2026-12-02): the same balanced accuracy as whole windows with the
 #: shipped pair of detectors, +0.007 and +0.008 with single detectors, and fewer clean solo-violin takes
-#: called bad (0.89 to 0.98 on the four sets of heard sources); the detector pools over time with a
+#: called bad (recall of clean violin 0.83 to 0.92 over the five sets, at two points of bad recall); the detector pools over time with a
 #: maximum, which one passing moment of a long clean window can raise.
 QNET_FT_SCORE_CROPS = 3
 QNET_FT_SCORE_SHARE = 0.6

@@ -72,13 +72,29 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict | No
     from tunesmith.config import load_config as load
 
     cfg = load(DEFAULT_CONFIG, path, overrides)
-    _check_keep(cfg)
+    _check_config(cfg)
     return cfg
 
 
-def _check_keep(cfg: dict) -> None:
+#: settings that are shares of the examples, each within 0-1
+_SHARES = ("bad_share", "combo", "ambience", "perturb")
+
+
+def _check_config(cfg: dict) -> None:
+    """One-line errors, before any audio is read, for a ``keep`` other than last/best, a number setting
+    given something else, or a share outside 0-1."""
     if cfg["keep"] not in ("last", "best"):
         raise TunesmithError(f"keep must be last or best, not {cfg['keep']!r}")
+    for key, default in DEFAULT_CONFIG.items():
+        value = cfg[key]
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TunesmithError(f"{key} must be a number, not {value!r}")
+    for key in _SHARES:
+        if not 0.0 <= cfg[key] <= 1.0:
+            raise TunesmithError(f"{key} is a share of the examples, between 0 and 1, not {cfg[key]!r}")
+    if cfg["perturb_semitones"] < 0:
+        raise TunesmithError(f"perturb_semitones must be 0 or more, not {cfg['perturb_semitones']!r}")
 
 
 class CleanPool:
@@ -309,7 +325,7 @@ def train_quality_net(train_pool: CleanPool, val_pool: CleanPool, out_dir: str |
     from tunesmith.training.checkpoint import save_model_file
 
     cfg = merge_checked(DEFAULT_CONFIG, config or {})
-    _check_keep(cfg)
+    _check_config(cfg)
     given = {"max_steps": max_steps, "val_every": val_every, "max_minutes": max_minutes, "seed": seed,
              "init": None if init is None else str(init)}
     cfg.update({k: v for k, v in given.items() if v is not None})
@@ -435,7 +451,7 @@ def train_quality_from_folders(folders, out_dir: str | Path = "runs/quality", *,
     given = isinstance(config, dict)
     cfg = load(merge_checked(DEFAULT_CONFIG, config) if given else DEFAULT_CONFIG, None if given else config,
                overrides)
-    _check_keep(cfg)
+    _check_config(cfg)
     from tunesmith.training.fit import resume_path
 
     resume_path(Path(out_dir), resume)  # --resume without a run: say so before reading hours of audio
