@@ -127,8 +127,8 @@ QNET_FT_CROP = 0.4
 #: window (whole windows when a crop would be under a second). Chosen on the development sets
 #: (``benchmarks/goodbad_ft_scoring.py``, 2026-12-02): the same balanced accuracy as whole windows with the
 #: shipped pair of detectors, +0.007 and +0.008 with single detectors, and fewer clean solo-violin takes
-#: called bad (recall of clean violin 0.83 to 0.92 over the five sets, at two points of bad recall); the detector pools over time with a
-#: maximum, which one passing moment of a long clean window can raise.
+#: called bad (recall of clean violin 0.83 to 0.92 over the five sets, at two points of bad recall); the
+#: detector pools over time with a maximum, which one passing moment of a long clean window can raise.
 QNET_FT_SCORE_CROPS = 3
 QNET_FT_SCORE_SHARE = 0.6
 AE_CODE = 32
@@ -506,16 +506,17 @@ def detector_probabilities(net, x: np.ndarray, crops: int | None = None, share: 
     as does any crop that would be shorter than a second)."""
     import torch
 
+    from tunesmith.classify.qualitynet import SR
+
     crops = QNET_FT_SCORE_CROPS if crops is None else int(crops)
     share = QNET_FT_SCORE_SHARE if share is None else float(share)
-    n = x.shape[1]
-    length = int(share * n)
     if crops < 1 or not 0.0 < share <= 1.0:
         raise ValueError(f"crops must be at least 1 and share in (0, 1], not {crops} and {share}")
-    if length < 16000 or crops == 1 and length == n:
-        length, starts = n, [0]
-    else:
-        starts = np.linspace(0, n - length, crops).round().astype(int).tolist()
+    n = x.shape[1]
+    length = int(share * n)
+    if length < SR:                                   # crops under a second: score whole windows
+        length, crops = n, 1
+    starts = np.linspace(0, n - length, crops).round().astype(int).tolist()
     net.eval()
     with torch.no_grad():
         xt = torch.as_tensor(x)
