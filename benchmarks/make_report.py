@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ORDER = ["frontend", "transcription", "transcription_speed", "composer", "abc_books", "transform", "classify_voices",
+ORDER = ["frontend", "transcription", "transcription_speed", "transcription_choice", "transcription_polyphony",
+         "composer", "abc_books", "transform", "classify_voices",
          "classify_voices_seed1", "classify", "classify_goodbad_dev", "classify_goodbad_dev_previous",
          "classify_goodbad_ft_scoring", "web"]
 HEADER = """# Benchmarks

@@ -57,6 +57,9 @@ def test_phone_band_singing_takes_the_sung_path_without_consonants():
     res = transcribe_track([y])
     assert res.choice["fricative_share"] < V.SUNG_FRICATIVE_SHARE     # the consonant cue is gone ...
     assert res.sung                                                   # ... the intonation cue still hears a singer
+    voiced = res.track.voiced >= 0.5                                  # the band took the low voice's fundamental:
+    assert np.median(res.track.harmonicity[voiced]) < 0.65            # harmonicity alone (the old rule) said chords,
+    assert not res.polyphonic                                         # but the CNN is sure of one pitch: no warning
     quiet = transcribe_track([y * 0.1])                               # -20 dB: swift-f0 hears it level-normalised
     assert quiet.sung
 

@@ -40,7 +40,8 @@ from tunesmith.notes import NoteSequence, hz_to_midi, name_to_midi
 from tunesmith.transcribe.segment import DEFAULT_MIN_NOTE_MS, DEFAULT_ONSET_THRESHOLD, DEFAULT_VOICING_THRESHOLD
 
 __all__ = ["transcribe", "transcribe_file", "transcribe_folder", "transcribe_track", "write_outputs",
-           "INSTRUMENT_RANGES", "pitch_range", "Transcription", "analyse_file", "check_options"]
+           "INSTRUMENT_RANGES", "pitch_range", "Transcription", "analyse_file", "check_options",
+           "polyphony_share", "sounds_polyphonic", "POLYPHONY_HARMONICITY", "POLYPHONY_CONFIDENCE", "POLYPHONY_SHARE"]
 
 # Written ranges (MIDI) with a little room; the model covers MIDI 24-107 (C1-B7).
 INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
@@ -51,10 +52,20 @@ INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
     "cello": (34, 84), "double_bass": (26, 67), "guitar": (38, 88), "bass": (26, 67), "piano": (24, 107),
     "whistle": (62, 98), "harmonica": (55, 91),
 }
-# Polyphony: the median share of power on the harmonics of the chosen pitch over voiced frames.
-# On renders of random melodies (not the evaluation set) single lines gave 0.74-1.0 (cello lowest),
-# with reverb and noise 0.74-0.99, and triads on the same 8 instruments 0.43-0.61.
-POLYPHONY_HARMONICITY = 0.65
+# Polyphony (:func:`sounds_polyphonic`): a voiced frame is "chord-like" when little of its power lies on
+# the harmonics of the chosen pitch (harmonicity below POLYPHONY_HARMONICITY) *and* the CNN is unsure
+# of that pitch (confidence below POLYPHONY_CONFIDENCE); a recording warns when at least POLYPHONY_SHARE
+# of its voiced frames are. Harmonicity alone (its median, the rule until 2026-12-02) also fired on one
+# voice through a telephone band, whose missing fundamental reads as a chord's phantom root, and on
+# guitar in reverb; the CNN stays sure of those pitches. On the sung path a frame's confidence is the
+# larger of the CNN's and swift-f0's (a singer through a narrow phone band loses the harmonics the CNN
+# leans on; swift-f0 does not), so two voices singing in harmony there may pass without a warning. Chosen on development renders and recordings
+# (``python benchmarks/polyphony_choice.py``, benchmarks/results/transcription_polyphony.md: a grid of
+# 200 settings, the best of those leaving real recordings of one line at least 0.05 below the share).
+POLYPHONY_HARMONICITY = 0.85
+POLYPHONY_CONFIDENCE = 0.9
+POLYPHONY_SHARE = 0.5
+POLYPHONY_MIN_FRAMES = 20      # voiced frames needed before the rule says anything
 STREAM_BLOCK_S = 30.0
 SEGMENTATIONS = ("auto", "attack", "contour")
 ANY_INSTRUMENT = ("", "any")
@@ -106,6 +117,7 @@ class Transcription:
     polyphonic: bool = False
     sung: bool = False
     choice: dict | None = None    # how the path was chosen (voice.sung_evidence, "screened_out")
+    polyphony: float = 0.0        # share of voiced frames that sound like chords (:func:`polyphony_share`)
 
 
 def check_options(min_note_ms, onset_threshold, tuning):
@@ -182,17 +194,41 @@ def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=N
             choice.update(evidence)
             sung = forced or heard
     kept = None
+    sure = track.confidence                # how sure the pitch tracker is of one pitch, for the polyphony verdict
     if sung:
         conf = frames["confidence"]
         notes = contour_notes(frames["midi"], conf, track.power, track.hop_s, min_note_ms=min_note_ms)
         track.f0 = np.where(conf >= 0.5, frames["midi"], np.nan)
+        # a singer through a narrow band loses the harmonics the CNN leans on; swift-f0 stays sure of the line
+        sure = np.maximum(track.confidence, conf)
     else:
         notes = segment(track, onset_threshold=onset_threshold, min_note_ms=min_note_ms,
                         voicing_threshold=voicing_threshold)
     seq = annotate(NoteSequence(notes, name=name))
     voiced = track.voiced >= voicing_threshold
-    poly = bool(voiced.sum() > 20 and np.median(track.harmonicity[voiced]) < POLYPHONY_HARMONICITY)
-    return Transcription(seq, track, poly, sung, choice)
+    share = polyphony_share(track.harmonicity, sure, voiced)
+    poly = sounds_polyphonic(track.harmonicity, sure, voiced)
+    return Transcription(seq, track, poly, sung, choice, share)
+
+
+def polyphony_share(harmonicity: np.ndarray, confidence: np.ndarray, voiced: np.ndarray) -> float:
+    """Share of the ``voiced`` frames (a boolean mask) whose harmonicity is below :data:`POLYPHONY_HARMONICITY`
+    and whose pitch confidence is below :data:`POLYPHONY_CONFIDENCE` (0 without voiced frames).
+
+    Arrays are a :class:`~tunesmith.transcribe.pitch.FrameTrack`'s ``harmonicity`` and ``confidence``."""
+    voiced = np.asarray(voiced, dtype=bool)
+    if not voiced.any():
+        return 0.0
+    h, c = np.asarray(harmonicity)[voiced], np.asarray(confidence)[voiced]
+    return float(np.mean((h < POLYPHONY_HARMONICITY) & (c < POLYPHONY_CONFIDENCE)))
+
+
+def sounds_polyphonic(harmonicity: np.ndarray, confidence: np.ndarray, voiced: np.ndarray) -> bool:
+    """True when a frame track sounds like chords or several voices: more than :data:`POLYPHONY_MIN_FRAMES`
+    voiced frames and a :func:`polyphony_share` of at least :data:`POLYPHONY_SHARE`."""
+    voiced = np.asarray(voiced, dtype=bool)
+    return bool(voiced.sum() > POLYPHONY_MIN_FRAMES
+                and polyphony_share(harmonicity, confidence, voiced) >= POLYPHONY_SHARE)
 
 
 def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> NoteSequence:
