@@ -194,24 +194,34 @@ def feature_augment(xb, generator, *, crop: float | None = None, freq_shift: int
 
 
 def fit_network(net, x, y, *, epochs: int = 10, lr: float = 3e-3, batch_size: int = 16,
-                class_w=None, seed: int = 0, augment: dict | None = None, feature_aug: dict | None = None):
+                class_w=None, seed: int = 0, augment: dict | None = None, feature_aug: dict | None = None,
+                batch_transform=None, freeze_batchnorm: bool = False, seed_torch: bool = True):
     """Train ``net`` on standardised features ``x`` (n, bins, frames) and labels ``y`` with AdamW,
-    cosine decay and class-weighted cross-entropy; deterministic for a given ``seed``.
+    one-cycle decay and class-weighted cross-entropy; deterministic for a given ``seed``.
 
     ``augment``: SpecAugment masking (:func:`~tunesmith.classify.model.spec_augment` settings);
-    ``feature_aug``: :func:`feature_augment` settings."""
+    ``feature_aug``: :func:`feature_augment` settings; ``batch_transform(xb, generator)``: any other
+    change to each batch (drawn from the run's generator, after ``feature_aug``), e.g. the raw-audio crops
+    of :func:`finetune_detector_net`. ``freeze_batchnorm`` keeps batch-normalisation layers in eval mode
+    (their running statistics stay those of pretraining). The global torch generator (dropout) is seeded
+    with ``seed`` unless ``seed_torch`` is false (the caller seeded it). Returns ``net`` in eval mode."""
     import torch
     import torch.nn.functional as F
 
     from tunesmith.classify.model import spec_augment
 
     g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    if seed_torch:
+        torch.manual_seed(seed)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
     steps = epochs * math.ceil(len(x) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.2)
     y = torch.as_tensor(y)
     net.train()
+    if freeze_batchnorm:
+        for module in net.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), batch_size):
@@ -221,6 +231,8 @@ def fit_network(net, x, y, *, epochs: int = 10, lr: float = 3e-3, batch_size: in
             xb = x[idx]
             if feature_aug:
                 xb = feature_augment(xb, g, **feature_aug)
+            if batch_transform is not None:
+                xb = batch_transform(xb, g)
             if augment:
                 xb = spec_augment(xb, generator=g, **augment)
             loss = F.cross_entropy(net(xb), y[idx], weight=class_w)
@@ -458,12 +470,10 @@ def finetune_detector_net(net, xtr: np.ndarray, ytr: np.ndarray, n_classes: int,
     batch normalisation statistics frozen) on random crops of ``QNET_FT_CROP``-100 % of each window.
     """
     import torch
-    import torch.nn.functional as F
 
     from tunesmith.classify.model import class_weights
 
     torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
     old = net.head
     net.head = torch.nn.Linear(old.in_features, n_classes)
     if n_classes == 2 and reference is not None:
@@ -473,30 +483,17 @@ def finetune_detector_net(net, xtr: np.ndarray, ytr: np.ndarray, n_classes: int,
             net.head.weight[1 - reference] = old.weight[0]
             net.head.bias[1 - reference] = old.bias[0]
     x = torch.as_tensor(xtr)
-    y = torch.as_tensor(ytr)
     cw = class_weights(np.bincount(ytr, minlength=n_classes), n_classes)
-    steps = QNET_FT_EPOCHS * math.ceil(len(x) / QNET_FT_BATCH)
-    opt = torch.optim.AdamW(net.parameters(), lr=QNET_FT_LR, weight_decay=1e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=QNET_FT_LR, total_steps=max(1, steps), pct_start=0.2)
     n = x.shape[1]
-    net.train()
-    for module in net.modules():   # the user's few windows must not move the pretrained batch statistics
-        if isinstance(module, torch.nn.BatchNorm1d):
-            module.eval()
-    for _ in range(QNET_FT_EPOCHS):
-        order = torch.randperm(len(x), generator=g)
-        for i in range(0, len(x), QNET_FT_BATCH):
-            idx = order[i:i + QNET_FT_BATCH]
-            if len(idx) < 2:
-                continue
-            length = int(torch.randint(max(1, int(QNET_FT_CROP * n)), n + 1, (1,), generator=g))
-            start = int(torch.randint(0, n - length + 1, (1,), generator=g))
-            loss = F.cross_entropy(net(x[idx, start:start + length]), y[idx], weight=cw)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    return net.eval()
+
+    def crop(xb, g):  # one random crop of QNET_FT_CROP-100 % of the window per batch
+        length = int(torch.randint(max(1, int(QNET_FT_CROP * n)), n + 1, (1,), generator=g))
+        start = int(torch.randint(0, n - length + 1, (1,), generator=g))
+        return xb[:, start:start + length]
+
+    # the user's few windows must not move the pretrained batch statistics
+    return fit_network(net, x, ytr, epochs=QNET_FT_EPOCHS, lr=QNET_FT_LR, batch_size=QNET_FT_BATCH, class_w=cw,
+                       seed=seed, batch_transform=crop, freeze_batchnorm=True, seed_torch=False)
 
 
 def detector_probabilities(net, x: np.ndarray, crops: int | None = None, share: float | None = None) -> np.ndarray:
