@@ -192,6 +192,33 @@ def test_validation_instruments_are_neither_training_nor_test_timbres():
     assert "FluidR3" not in mcd.VAL_SOUNDFONT
 
 
+@pytest.mark.skipif(not SPEECH.is_dir(), reason="../shared/data/speech is absent")
+def test_meeting_windows_are_labelled_from_their_overlap_and_keep_talkers_apart(tmp_path):
+    """``make_classify_data.py --only meetings``: 2-s windows whose label is the manifest's overlap share
+    against the 25 % rule, training and validation scenes from disjoint talkers."""
+    import csv
+    import importlib.util
+
+    import soundfile as sf
+
+    spec = importlib.util.spec_from_file_location("make_classify_data", ROOT / "scripts" / "make_classify_data.py")
+    mcd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mcd)
+    mcd.make_meetings(tmp_path, 0, {"train": 2, "val": 1})
+    rows = list(csv.DictReader(open(tmp_path / "manifest.csv")))
+    assert {r["split"] for r in rows} == {"train", "val"}
+    assert len(rows) == 3 * (int(mcd.MEETING_SCENE_S) - 1)            # 2-s windows every second
+    for r in rows:
+        assert r["label"] == ("several" if float(r["share"]) >= mixing.SEVERAL_SHARE else "one")
+        info = sf.info(tmp_path / r["split"] / r["file"])
+        assert info.samplerate == SR and info.frames == 2 * SR
+    assert any(r["label"] == "several" for r in rows) and any(r["label"] == "one" for r in rows)
+    talkers = {s: {t for r in rows if r["split"] == s for t in r["talkers"].split("+")} for s in ("train", "val")}
+    assert talkers["train"] and talkers["val"] and not talkers["train"] & talkers["val"]
+    split = mixing.split_talkers(mixing.list_talkers(SPEECH))
+    assert talkers["val"] <= {t.name for t in split["val"]}
+
+
 # --------------------------------------------------------------------------- the shipped detector's decisions
 @pytest.fixture(scope="module")
 def shipped():
