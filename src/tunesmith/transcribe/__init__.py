@@ -59,9 +59,10 @@ INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
 # voice through a telephone band, whose missing fundamental reads as a chord's phantom root, and on
 # guitar in reverb; the CNN stays sure of those pitches. On the sung path a frame's confidence is the
 # larger of the CNN's and swift-f0's (a singer through a narrow phone band loses the harmonics the CNN
-# leans on; swift-f0 does not), so two voices singing in harmony there may pass without a warning. Chosen on development renders and recordings
-# (``python benchmarks/polyphony_choice.py``, benchmarks/results/transcription_polyphony.md: a grid of
-# 200 settings, the best of those leaving real recordings of one line at least 0.05 below the share).
+# leans on; swift-f0 does not), so two voices singing in harmony there may pass without a warning.
+# Chosen on development renders and recordings (``python benchmarks/polyphony_choice.py``,
+# benchmarks/results/transcription_polyphony.md): of a grid of 200 settings, the best of those that
+# leave every real one-line recording at least 0.05 below the share.
 POLYPHONY_HARMONICITY = 0.85
 POLYPHONY_CONFIDENCE = 0.9
 POLYPHONY_SHARE = 0.5
@@ -313,8 +314,9 @@ def analyse_file(path: str | Path, *, progress: bool = False, on_progress=None, 
     if not len(result.notes):
         logging.getLogger(__name__).warning("%s: no pitched notes found (silence or noise?)", path)
     elif result.polyphonic:
-        logging.getLogger(__name__).warning("warning: %s: sounds polyphonic; only the most prominent line is "
-                                            "transcribed, results will be partial", path)
+        logging.getLogger(__name__).warning("warning: %s: sounds polyphonic (%.0f %% of voiced frames like chords); "
+                                            "only the most prominent line is transcribed, results will be partial",
+                                            path, 100 * result.polyphony)
     return result
 
 
