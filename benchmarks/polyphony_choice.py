@@ -108,10 +108,14 @@ def groups() -> dict[str, list[Path]]:
 def frame_stats(path: Path) -> dict:
     """``transcribe``'s verdict on a file (``--segmentation auto``, as a user runs it) and its frame statistics
     (cached under runs/poly_choice_cache)."""
-    from tunesmith.transcribe import DEFAULT_VOICING_THRESHOLD, analyse_file
+    from tunesmith import models
+    from tunesmith.transcribe import (DEFAULT_VOICING_THRESHOLD, POLYPHONY_CONFIDENCE, POLYPHONY_HARMONICITY,
+                                      POLYPHONY_SHARE, analyse_file)
 
-    key = CACHE / (str(path.resolve()).replace("/", "_") + ".npz")
-    if key.exists() and key.stat().st_mtime >= path.stat().st_mtime:
+    rule = f"{POLYPHONY_HARMONICITY}_{POLYPHONY_CONFIDENCE}_{POLYPHONY_SHARE}"   # a new rule is a new cache entry
+    key = CACHE / (str(path.resolve()).replace("/", "_") + f".{rule}.npz")
+    newest = max(path.stat().st_mtime, models.path("transcriber").stat().st_mtime)
+    if key.exists() and key.stat().st_mtime >= newest:
         z = np.load(key)
         return {k: z[k] for k in z.files}
     res = analyse_file(path)
