@@ -22,7 +22,7 @@ reverb and noise (which smear one note into the next). Groups (all development d
 Per file, transcribed as a user would (``segmentation="auto"``): the median harmonicity of voiced
 frames (the rule until 2026-12-02: warn below ``0.65``) and ``Transcription.polyphony``, the share of
 voiced frames that are both inharmonic and uncertain (:func:`tunesmith.transcribe.polyphony_share`; the
-rule now, :func:`tunesmith.transcribe.sounds_polyphonic`, warns from ``POLYPHONY_SHARE``). Prints and writes
+rule now, ``Transcription.polyphonic``, warns from ``POLYPHONY_SHARE``). Prints and writes
 ``benchmarks/results/transcription_polyphony.md``: warnings per group under both rules.
 """
 from __future__ import annotations
@@ -110,9 +110,10 @@ def frame_stats(path: Path) -> dict:
     (cached under runs/poly_choice_cache)."""
     from tunesmith import models
     from tunesmith.transcribe import (DEFAULT_VOICING_THRESHOLD, POLYPHONY_CONFIDENCE, POLYPHONY_HARMONICITY,
-                                      POLYPHONY_SHARE, analyse_file)
+                                      POLYPHONY_MIN_FRAMES, analyse_file)
 
-    rule = f"{POLYPHONY_HARMONICITY}_{POLYPHONY_CONFIDENCE}_{POLYPHONY_SHARE}"   # a new rule is a new cache entry
+    # what the share depends on; a changed frame rule is a new cache entry
+    rule = f"{POLYPHONY_HARMONICITY}_{POLYPHONY_CONFIDENCE}_{POLYPHONY_MIN_FRAMES}"
     key = CACHE / (str(path.resolve()).replace("/", "_") + f".{rule}.npz")
     newest = max(path.stat().st_mtime, models.path("transcriber").stat().st_mtime)
     if key.exists() and key.stat().st_mtime >= newest:
@@ -120,8 +121,8 @@ def frame_stats(path: Path) -> dict:
         return {k: z[k] for k in z.files}
     res = analyse_file(path)
     v = res.track.voiced >= DEFAULT_VOICING_THRESHOLD
-    out = {"voiced": v, "harmonicity": res.track.harmonicity, "polyphonic": np.array(res.polyphonic),
-           "share": np.array(res.polyphony), "sung": np.array(res.sung)}
+    out = {"voiced": v, "harmonicity": res.track.harmonicity, "share": np.array(res.polyphony),
+           "sung": np.array(res.sung)}
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(key, **out)
     return out
@@ -157,7 +158,7 @@ def main(argv=None) -> int:
             v = s["voiced"]
             med = float(np.median(s["harmonicity"][v])) if v.sum() > 20 else 1.0
             old += bool(v.sum() > 20 and med < OLD_MEDIAN)
-            new += bool(s["polyphonic"])
+            new += bool(s["share"] >= POLYPHONY_SHARE)   # Transcription.polyphonic
             sung += bool(s["sung"])
             shares.append(float(s["share"]))
             medians.append(med)
@@ -180,7 +181,7 @@ def main(argv=None) -> int:
              f"{args.threads} thread(s); {minutes:.1f} min (frame tracks cached under runs/). "
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
              "Development data only: the rule's constants were chosen on these files. Old rule: median harmonicity "
-             f"of voiced frames below {OLD_MEDIAN}. New rule (`tunesmith.transcribe.sounds_polyphonic`): at least "
+             f"of voiced frames below {OLD_MEDIAN}. New rule (`Transcription.polyphonic`): warn from "
              f"{POLYPHONY_SHARE:.2f} of voiced frames with harmonicity below {POLYPHONY_HARMONICITY} and the "
              f"pitch confidence below {POLYPHONY_CONFIDENCE} (the CNN's; on the sung path the larger of the CNN's and "
              "swift-f0's). 'Sung' counts the files that took the sung path. 'Share' is that frame share; 'extreme' its "

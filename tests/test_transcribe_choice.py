@@ -98,3 +98,23 @@ def test_swift_pass_stops_after_the_first_seconds_of_a_steady_line():
     assert V.DECIDE_S <= ev["decided_after_s"] < V.DECIDE_S + V.SWIFT_PIECE_S
     frames, sung, ev = V.swift_pass([y], n, HOP, early_exit=False)      # the whole line when asked
     assert frames is not None and len(frames["midi"]) == n and not sung and ev["spread_cents"] < 6
+
+
+def test_polyphony_share_counts_frames_both_inharmonic_and_uncertain_and_needs_enough_of_them():
+    from tunesmith.notes import Note, NoteSequence
+    from tunesmith.transcribe import POLYPHONY_MIN_FRAMES, POLYPHONY_SHARE, Transcription, polyphony_share
+
+    n = 4 * POLYPHONY_MIN_FRAMES
+    harm = np.r_[np.full(n // 2, 0.4), np.full(n // 2, 0.95)]      # half the frames off the harmonics ...
+    conf = np.r_[np.full(n // 4, 0.6), np.full(3 * n // 4, 0.99)]    # ... of which half with an unsure pitch
+    voiced = np.ones(n, bool)
+    assert polyphony_share(harm, conf, voiced) == pytest.approx(0.25)   # only frames both inharmonic and unsure
+    assert polyphony_share(harm, np.full(n, 0.5), voiced) == pytest.approx(0.5)
+    few = np.zeros(n, bool)
+    few[: POLYPHONY_MIN_FRAMES] = True                                  # too few voiced frames say nothing
+    assert polyphony_share(np.zeros(n), np.zeros(n), few) == 0.0
+    notes = NoteSequence([Note(60.0, 0.0, 0.5, 80)])
+    chords = Transcription(notes, None, polyphony=POLYPHONY_SHARE)
+    assert chords.polyphonic and "sounds polyphonic (50 %" in chords.warnings[0]
+    assert not Transcription(notes, None, polyphony=POLYPHONY_SHARE - 0.01).polyphonic
+    assert Transcription(NoteSequence([]), None).warnings == ["no pitched notes found (silence or noise?)"]

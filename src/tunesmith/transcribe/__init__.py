@@ -41,7 +41,8 @@ from tunesmith.transcribe.segment import DEFAULT_MIN_NOTE_MS, DEFAULT_ONSET_THRE
 
 __all__ = ["transcribe", "transcribe_file", "transcribe_folder", "transcribe_track", "write_outputs",
            "INSTRUMENT_RANGES", "pitch_range", "Transcription", "analyse_file", "check_options",
-           "polyphony_share", "sounds_polyphonic", "POLYPHONY_HARMONICITY", "POLYPHONY_CONFIDENCE", "POLYPHONY_SHARE"]
+           "polyphony_share", "POLYPHONY_HARMONICITY", "POLYPHONY_CONFIDENCE", "POLYPHONY_SHARE",
+           "POLYPHONY_MIN_FRAMES"]
 
 # Written ranges (MIDI) with a little room; the model covers MIDI 24-107 (C1-B7).
 INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
@@ -52,7 +53,7 @@ INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
     "cello": (34, 84), "double_bass": (26, 67), "guitar": (38, 88), "bass": (26, 67), "piano": (24, 107),
     "whistle": (62, 98), "harmonica": (55, 91),
 }
-# Polyphony (:func:`sounds_polyphonic`): a voiced frame is "chord-like" when little of its power lies on
+# Polyphony (:func:`polyphony_share`, ``Transcription.polyphonic``): a voiced frame is "chord-like" when little of its power lies on
 # the harmonics of the chosen pitch (harmonicity below POLYPHONY_HARMONICITY) *and* the CNN is unsure
 # of that pitch (confidence below POLYPHONY_CONFIDENCE); a recording warns when at least POLYPHONY_SHARE
 # of its voiced frames are. Harmonicity alone (its median, the rule until 2026-12-02) also fired on one
@@ -66,7 +67,7 @@ INSTRUMENT_RANGES: dict[str, tuple[int, int]] = {
 POLYPHONY_HARMONICITY = 0.85
 POLYPHONY_CONFIDENCE = 0.9
 POLYPHONY_SHARE = 0.5
-POLYPHONY_MIN_FRAMES = 20      # voiced frames needed before the rule says anything
+POLYPHONY_MIN_FRAMES = 20      # voiced frames needed before the share says anything (below: share 0)
 STREAM_BLOCK_S = 30.0
 SEGMENTATIONS = ("auto", "attack", "contour")
 ANY_INSTRUMENT = ("", "any")
@@ -115,10 +116,24 @@ class Transcription:
 
     notes: NoteSequence
     track: object
-    polyphonic: bool = False
     sung: bool = False
     choice: dict | None = None    # how the path was chosen (voice.sung_evidence, "screened_out")
     polyphony: float = 0.0        # share of voiced frames that sound like chords (:func:`polyphony_share`)
+
+    @property
+    def polyphonic(self) -> bool:
+        """Chords or several voices at once: a :attr:`polyphony` of at least :data:`POLYPHONY_SHARE`."""
+        return self.polyphony >= POLYPHONY_SHARE
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a person should know about this result, one line each (the CLI logs them, the web app shows them)."""
+        if not len(self.notes):
+            return ["no pitched notes found (silence or noise?)"]
+        if self.polyphonic:
+            return [f"sounds polyphonic ({100 * self.polyphony:.0f} % of voiced frames like chords); only the most "
+                    "prominent line is transcribed, results will be partial"]
+        return []
 
 
 def check_options(min_note_ms, onset_threshold, tuning):
@@ -207,29 +222,20 @@ def transcribe_track(blocks, *, instrument: str | None = None, fmin=None, fmax=N
                         voicing_threshold=voicing_threshold)
     seq = annotate(NoteSequence(notes, name=name))
     voiced = track.voiced >= voicing_threshold
-    share = polyphony_share(track.harmonicity, sure, voiced)
-    poly = sounds_polyphonic(track.harmonicity, sure, voiced)
-    return Transcription(seq, track, poly, sung, choice, share)
+    return Transcription(seq, track, sung, choice, polyphony_share(track.harmonicity, sure, voiced))
 
 
 def polyphony_share(harmonicity: np.ndarray, confidence: np.ndarray, voiced: np.ndarray) -> float:
     """Share of the ``voiced`` frames (a boolean mask) whose harmonicity is below :data:`POLYPHONY_HARMONICITY`
-    and whose pitch confidence is below :data:`POLYPHONY_CONFIDENCE` (0 without voiced frames).
+    and whose pitch confidence is below :data:`POLYPHONY_CONFIDENCE`; 0 with at most
+    :data:`POLYPHONY_MIN_FRAMES` voiced frames. From :data:`POLYPHONY_SHARE` on, a take sounds polyphonic.
 
     Arrays are a :class:`~tunesmith.transcribe.pitch.FrameTrack`'s ``harmonicity`` and ``confidence``."""
     voiced = np.asarray(voiced, dtype=bool)
-    if not voiced.any():
+    if voiced.sum() <= POLYPHONY_MIN_FRAMES:
         return 0.0
     h, c = np.asarray(harmonicity)[voiced], np.asarray(confidence)[voiced]
     return float(np.mean((h < POLYPHONY_HARMONICITY) & (c < POLYPHONY_CONFIDENCE)))
-
-
-def sounds_polyphonic(harmonicity: np.ndarray, confidence: np.ndarray, voiced: np.ndarray) -> bool:
-    """True when a frame track sounds like chords or several voices: more than :data:`POLYPHONY_MIN_FRAMES`
-    voiced frames and a :func:`polyphony_share` of at least :data:`POLYPHONY_SHARE`."""
-    voiced = np.asarray(voiced, dtype=bool)
-    return bool(voiced.sum() > POLYPHONY_MIN_FRAMES
-                and polyphony_share(harmonicity, confidence, voiced) >= POLYPHONY_SHARE)
 
 
 def transcribe(audio: Audio | np.ndarray, sr: int | None = None, **options) -> NoteSequence:
@@ -311,12 +317,8 @@ def analyse_file(path: str | Path, *, progress: bool = False, on_progress=None, 
             bar.close()
     if on_progress is not None and done[0] < total:
         on_progress(total, total)
-    if not len(result.notes):
-        logging.getLogger(__name__).warning("%s: no pitched notes found (silence or noise?)", path)
-    elif result.polyphonic:
-        logging.getLogger(__name__).warning("warning: %s: sounds polyphonic (%.0f %% of voiced frames like chords); "
-                                            "only the most prominent line is transcribed, results will be partial",
-                                            path, 100 * result.polyphony)
+    for message in result.warnings:
+        logging.getLogger(__name__).warning("warning: %s: %s", path, message)
     return result
 
 

@@ -235,12 +235,7 @@ def run_transcribe(path: Path, ctx, *, name: str = "take", instrument: str | Non
 
     result = analyse_file(path, name=name, on_progress=progress, **options)
     seq = result.notes
-    warnings = []
-    if not len(seq):
-        warnings.append("no pitched notes found (silence or noise?)")
-    elif result.polyphonic:
-        warnings.append(f"sounds polyphonic ({100 * result.polyphony:.0f} % of voiced frames like chords): "
-                        "only the most prominent line is transcribed")
+    warnings = result.warnings
     out = {"kind": "transcription", "name": name, "duration_s": round(duration, 3), "notes": notes_json(seq),
            **_meta(seq), "warnings": warnings, "track": _track_json(result.track, seq)}
     ctx.partial(out)                     # the page draws the notes now; the score follows
