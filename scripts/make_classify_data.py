@@ -521,7 +521,8 @@ def make_meetings(out: Path, seed: int, scenes: dict[str, int]) -> None:
             w = windows(Audio(y, SR), 2.0, 1.0)
             for j, (x, lab, share, start) in enumerate(zip(w.samples, labels, shares, w.starts)):
                 label = ("one", "several")[int(lab)]
-                fname = f"{name}_{i:04d}_{j:02d}.wav"   # one scene: one stem prefix (its windows overlap)
+                # the scene before "__": group_by "prefix" keeps a scene's overlapping windows on one side
+                fname = f"{name}_{i:04d}__{j:02d}.wav"
                 write(out / name / label / fname, x)
                 rows.append(f"{name},{label}/{fname},{label},{share:.3f},{i},{start:.1f},{'+'.join(names)}")
     (out / "manifest.csv").write_text("\n".join(rows) + "\n")

@@ -179,13 +179,19 @@ def test_fine_tuning_starts_from_the_checkpoint(tmp_path):
                          config={**tuned_cfg, "network": {"channels": [4, 16]}})
 
 
-def test_validation_instruments_are_neither_training_nor_test_timbres():
-    """The validation set's FluidR3 programs and espeak variants are in no other split."""
+def _make_classify_data():
+    """scripts/make_classify_data.py as a module."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("make_classify_data", ROOT / "scripts" / "make_classify_data.py")
     mcd = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mcd)
+    return mcd
+
+
+def test_validation_instruments_are_neither_training_nor_test_timbres():
+    """The validation set's FluidR3 programs and espeak variants are in no other split."""
+    mcd = _make_classify_data()
     used = set(mcd.TRAIN_PROGRAMS) | set(mcd.TEST_PROGRAMS) | set(mcd.EXTRA_TRAIN_PROGRAMS) | set(mcd.DEV_PROGRAMS)
     assert not set(mcd.VAL_FLUID_PROGRAMS) & used
     assert not set(mcd.VAL_SPEAKERS) & (set(mcd.TRAIN_SPEAKERS) | set(mcd.TEST_SPEAKERS))
@@ -197,20 +203,19 @@ def test_meeting_windows_are_labelled_from_their_overlap_and_keep_talkers_apart(
     """``make_classify_data.py --only meetings``: 2-s windows whose label is the manifest's overlap share
     against the 25 % rule, training and validation scenes from disjoint talkers."""
     import csv
-    import importlib.util
 
     import soundfile as sf
 
-    spec = importlib.util.spec_from_file_location("make_classify_data", ROOT / "scripts" / "make_classify_data.py")
-    mcd = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mcd)
+    mcd = _make_classify_data()
     mcd.make_meetings(tmp_path, 0, {"train": 2, "val": 1})
     rows = list(csv.DictReader(open(tmp_path / "manifest.csv")))
     assert {r["split"] for r in rows} == {"train", "val"}
     assert len(rows) == 3 * (int(mcd.MEETING_SCENE_S) - 1)            # 2-s windows every second
     for r in rows:
         assert r["label"] == ("several" if float(r["share"]) >= mixing.SEVERAL_SHARE else "one")
-        info = sf.info(tmp_path / r["split"] / r["file"])
+        info = sf.info(tmp_path / r["split"] / r["file"])                  # filed under its label
+        assert r["file"].startswith(r["label"] + "/")
+        assert r["file"].split("/")[1].split("__")[0] == f"{r['split']}_{int(r['scene']):04d}"   # scene = prefix
         assert info.samplerate == SR and info.frames == 2 * SR
     assert any(r["label"] == "several" for r in rows) and any(r["label"] == "one" for r in rows)
     talkers = {s: {t for r in rows if r["split"] == s for t in r["talkers"].split("+")} for s in ("train", "val")}

@@ -220,7 +220,7 @@ def fit_network(net, x, y, *, epochs: int = 10, lr: float = 3e-3, batch_size: in
     net.train()
     if freeze_batchnorm:
         for module in net.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
                 module.eval()
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=g)
