@@ -115,6 +115,9 @@ def _strung(pool: list[Path], rng, cache: dict) -> np.ndarray:
 #: the detector's validation share of the development violin: this last fraction of mov. 8
 DETECTOR_VAL_VIOLIN = ("john-garner_bwv1002_mov8.mp3", 0.75)
 DETECTOR_VAL_FSDD = ("nicolas",)
+#: how a split's music files are cut into clips (music_clips keywords; default: whole files, no overlap):
+#: the held-out violin is the last quarter of one movement, 35 s, so its clips start every 2.5 s
+CLIP_CUT = {"heldout": {"from_fraction": DETECTOR_VAL_VIOLIN[1], "hop_s": 2.5}}
 
 
 def detector_validation() -> dict[str, list[Path]]:
@@ -400,10 +403,7 @@ def make_set(out: Path, split: str, seed: int, n: int, rooms: bool = False) -> i
     src = clean_sources(split)
     if not src["librispeech"]:
         raise SystemExit(f"make_goodbad_dev: no LibriSpeech files under {DATA}; the set needs ../shared/data")
-    if split == "heldout":
-        music = {"violin": music_clips(src["violin"], DETECTOR_VAL_VIOLIN[1], hop_s=2.5), "vocadito": []}
-    else:
-        music = {k: music_clips(src[k]) for k in ("violin", "vocadito")}
+    music = {k: music_clips(src[k], **CLIP_CUT.get(split, {})) for k in ("violin", "vocadito")}
     for clips in music.values():
         rng.shuffle(clips)
     kinds = DEV_KINDS + (HELD_OUT_KINDS if split == "final" else ())
