@@ -120,9 +120,10 @@ def main(argv=None) -> int:
                     help="labelled folder of validation talkers")
     ap.add_argument("--val-instruments", type=Path, default=BENCH / "voices_val",
                     help="labelled folder of validation instruments (timbres of no training or test file)")
-    ap.add_argument("--val-meetings", type=Path, default=BENCH / "voices_meetings" / "val",
+    ap.add_argument("--val-meetings", type=Path, default=None,
                     help="labelled folder of meeting-like windows of the validation talkers (reported, not used "
-                         "for the threshold; skipped when absent: python scripts/make_classify_data.py --only meetings)")
+                         "for the threshold; default bench_data/voices_meetings/val when present: "
+                         "python scripts/make_classify_data.py --only meetings)")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "runs" / "voices")
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "voices.yaml")
     ap.add_argument("--epochs", type=int, default=None)
@@ -142,6 +143,9 @@ def main(argv=None) -> int:
     from tunesmith.classify.voices import VOICE_CLASSES, fold_threshold
 
     shipped = ROOT / "src" / "tunesmith" / "models" / "voices.pt"
+    if args.val_meetings is not None and not args.val_meetings.is_dir():   # given, so it must be there
+        raise SystemExit(f"{args.val_meetings}: no such folder (make it with python scripts/make_classify_data.py "
+                         "--only meetings)")
     for folder in (args.val, args.val_instruments):
         if not folder.is_dir():
             raise SystemExit(f"{folder}: no such folder (run python scripts/make_classify_data.py "
@@ -165,7 +169,9 @@ def main(argv=None) -> int:
     report = {"validation sets": {k: _rel(v) for k, v in domains.items()},
               "new, threshold 0.5": domain_report(scores, 0.5),
               "new, calibrated": domain_report(scores, threshold)}
-    meetings = args.val_meetings if args.val_meetings.is_dir() else None
+    meetings = args.val_meetings
+    if meetings is None and (BENCH / "voices_meetings" / "val").is_dir():
+        meetings = BENCH / "voices_meetings" / "val"
     if meetings is not None:  # reported beside the calibration domains, never used to choose the threshold
         report["validation sets"]["meetings (reported only)"] = _rel(meetings)
         report["new, calibrated, meetings"] = summary(*validation_scores(model, meetings), threshold)
