@@ -14,8 +14,9 @@ every partial drifts up and down together, periodically, across note changes. Th
    best single sinusoid of :data:`RATE_HZ` explains is the *wobble* (0-1).
 
 Measured on the development side (``goodbad_dev1``-``5`` clean windows: 309 LibriSpeech, 59 FSDD, 52
-violin; the demo FluidR3 renders; 20 synthetic singers with vibrato and per-note drift): at most 0.28 on
-clean audio; 0.48-0.91 on the 7 violin windows with wow. Wow on speech is *not* caught (0.08-0.25,
+violin: at most 0.279 / 0.193 / 0.232), 10-s windows of the shipped FluidR3 demo renders (``data/songs``,
+``data/pairs*``: at most 0.272) and 20 synthetic singers with vibrato and per-note drift (0.174); 0.481-0.911
+on the 7 development violin windows with wow. Wow on speech is *not* caught (0.08-0.25,
 inside the clean range): speech's own intonation moves hundreds of cents, a 0.5-2 % wobble tens.
 :func:`wow_probability` maps the wobble to a probability of "bad" that is 0 up to :data:`WOBBLE_LO`
 and 1 from :data:`WOBBLE_HI`, and 0 when less than :data:`MIN_COVERAGE` of the frames match (noise).
